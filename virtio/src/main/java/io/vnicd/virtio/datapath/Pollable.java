@@ -1,0 +1,23 @@
+package io.vnicd.virtio.datapath;
+
+/** Work the data-path thread does in each round; every method runs on that thread only. */
+public interface Pollable {
+    /** Processes what is pending (bounded); returns how much work was done, 0 when there was none. */
+    int poll();
+
+    /** End of a round: publish what was batched (used indices, notifications). */
+    default void flush() {
+    }
+
+    /**
+     * The thread is about to sleep: ask the drivers to kick again. Returns false when work arrived meanwhile
+     * (the thread must not sleep then).
+     */
+    default boolean prepareToSleep() {
+        return true;
+    }
+
+    /** The thread woke up and polls again: drivers may stop kicking. */
+    default void wokeUp() {
+    }
+}
