@@ -1,0 +1,246 @@
+package io.vnicd.virtio.net;
+
+import io.vnicd.virtio.queue.SplitQueue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+import static io.vnicd.virtio.net.VirtioNetFeatures.HEADER_NUM_BUFFERS;
+import static io.vnicd.virtio.net.VirtioNetFeatures.HEADER_SIZE;
+
+/**
+ * The frame-level data path of one RX/TX queue pair: takes frames out of TX chains (skipping the 12-byte
+ * virtio_net_hdr) and writes frames into RX chains behind a header, merging buffers when the driver allows it.
+ * <p>
+ * A frame that lies in one TX buffer goes to the sink straight from guest memory; one spread over several
+ * buffers is gathered into a staging buffer first. Nothing is allocated per frame. Every frame that is not
+ * delivered is counted under a reason.
+ */
+public final class NetQueuePair {
+    /** Largest frame accepted from a driver: an IP datagram of 64 KiB plus Ethernet and VLAN headers. */
+    public static final int MAX_FRAME = 65535 + 18;
+    private static final int ETH_HEADER = 14;
+    private static final VarHandle COUNTER = MethodHandles.arrayElementVarHandle(long[].class);
+
+    /** Counters of one queue pair, in {@link #counter(Counter)}. */
+    public enum Counter {
+        TX_FRAMES("Frames taken from the TX queue and passed on"),
+        TX_BYTES("Bytes of those frames"),
+        TX_RUNTS("TX frames shorter than an Ethernet header, dropped"),
+        RX_FRAMES("Frames written into the RX queue"),
+        RX_BYTES("Bytes of those frames"),
+        RX_NO_BUFFERS("Frames dropped: the driver had posted no (or not enough) RX buffers"),
+        RX_TOO_BIG("Frames dropped: larger than the RX chain (buffers not mergeable)");
+
+        private final String description;
+
+        Counter(String description) {
+            this.description = description;
+        }
+
+        public String description() {
+            return description;
+        }
+    }
+
+    private final long[] counters = new long[Counter.values().length];
+    private final MemorySegment staging = Arena.ofAuto().allocate(MAX_FRAME, 64);
+    private boolean mergeable;
+
+    public void setMergeableRxBuffers(boolean on) {
+        mergeable = on;
+    }
+
+    private void count(Counter c, long delta) {
+        counters[c.ordinal()] += delta;
+    }
+
+    /** A counter's current value, from any thread. */
+    public long counter(Counter c) {
+        return (long) COUNTER.getOpaque(counters, c.ordinal());
+    }
+
+    public long txFrames() {
+        return counter(Counter.TX_FRAMES);
+    }
+
+    public long rxFrames() {
+        return counter(Counter.RX_FRAMES);
+    }
+
+    /**
+     * Takes up to budget frames from txq and hands each to sink. Returns how many chains it completed. The used
+     * entries are published and the driver signalled once per call.
+     */
+    public int transmit(SplitQueue txq, FrameSink sink, int budget) {
+        int n = Math.min(budget, txq.available());
+        int done = 0;
+        for (; done < n; done++) {
+            int head = txq.popAvail();
+            if (head < 0 || !transmitChain(txq, head, sink)) {
+                break;
+            }
+            txq.addUsed(head, 0);
+        }
+        if (done > 0) {
+            txq.publishUsed();
+            txq.notifyIfNeeded();
+        }
+        return done;
+    }
+
+    /** Returns false when the chain was invalid (the queue is then broken). */
+    private boolean transmitChain(SplitQueue q, int head, FrameSink sink) {
+        q.beginChain(head);
+        int skip = HEADER_SIZE;
+        int length = 0;
+        MemorySegment pieceSeg = null;
+        long pieceOff = 0;
+        boolean gathered = false;
+        while (q.nextBuffer()) {
+            if (q.bufferWritable()) {
+                q.fail("device-writable buffer in a transmit chain");
+                return false;
+            }
+            long off = q.bufferOffset();
+            int len = q.bufferLength();
+            if (skip > 0) {
+                int s = Math.min(skip, len);
+                skip -= s;
+                off += s;
+                len -= s;
+            }
+            if (len == 0) {
+                continue;
+            }
+            if (len > MAX_FRAME - length) {
+                q.fail("transmit chain carries a frame over " + MAX_FRAME + " bytes");
+                return false;
+            }
+            if (pieceSeg == null && !gathered) {
+                pieceSeg = q.bufferSegment();
+                pieceOff = off;
+            } else {
+                if (!gathered) {
+                    MemorySegment.copy(pieceSeg, pieceOff, staging, 0, length);
+                    gathered = true;
+                }
+                MemorySegment.copy(q.bufferSegment(), off, staging, length, len);
+            }
+            length += len;
+        }
+        if (q.isBroken()) {
+            return false;
+        }
+        if (length < ETH_HEADER) {
+            count(Counter.TX_RUNTS, 1);
+            return true;
+        }
+        count(Counter.TX_FRAMES, 1);
+        count(Counter.TX_BYTES, length);
+        if (gathered) {
+            sink.onFrame(staging, 0, length);
+        } else {
+            sink.onFrame(pieceSeg, pieceOff, length);
+        }
+        return true;
+    }
+
+    /**
+     * Writes one frame into rxq behind a virtio_net_hdr. The used entries become visible at
+     * {@link #flushReceive}. Returns false (and counts why) when the frame was dropped.
+     */
+    public boolean receive(SplitQueue rxq, MemorySegment frame, long offset, int length) {
+        int need = length + HEADER_SIZE;
+        int avail = rxq.available();
+        if (avail == 0) {
+            count(Counter.RX_NO_BUFFERS, 1);
+            return false;
+        }
+        int written = 0;
+        int chains = 0;
+        MemorySegment numSeg = null;
+        long numOff = 0;
+        boolean numWhole = true;
+        while (written < need) {
+            if (chains == avail || (!mergeable && chains == 1)) {
+                rxq.rollbackUsed(chains);
+                rxq.unpop(chains);
+                count(mergeable ? Counter.RX_NO_BUFFERS : Counter.RX_TOO_BIG, 1);
+                return false;
+            }
+            int head = rxq.popAvail();
+            if (head < 0) {
+                rxq.rollbackUsed(chains);
+                return false;
+            }
+            chains++;
+            rxq.beginChain(head);
+            int inChain = 0;
+            while (written < need && rxq.nextBuffer()) {
+                if (!rxq.bufferWritable()) {
+                    rxq.fail("device-readable buffer in a receive chain");
+                    return false;
+                }
+                MemorySegment dst = rxq.bufferSegment();
+                long dOff = rxq.bufferOffset();
+                int room = rxq.bufferLength();
+                while (room > 0 && written < need) {
+                    int n;
+                    if (written < HEADER_SIZE) {
+                        // The header: zero (no offloads negotiated), num_buffers filled in at the end.
+                        n = Math.min(room, HEADER_SIZE - written);
+                        clearHeader(dst, dOff, n);
+                        if (written <= HEADER_NUM_BUFFERS && HEADER_NUM_BUFFERS < written + n) {
+                            numSeg = dst;
+                            numOff = dOff + HEADER_NUM_BUFFERS - written;
+                            numWhole = written + n - HEADER_NUM_BUFFERS >= 2;
+                        }
+                    } else {
+                        n = Math.min(room, need - written);
+                        MemorySegment.copy(frame, offset + written - HEADER_SIZE, dst, dOff, n);
+                    }
+                    written += n;
+                    inChain += n;
+                    dOff += n;
+                    room -= n;
+                }
+            }
+            if (rxq.isBroken()) {
+                return false;
+            }
+            rxq.addUsed(head, inChain);
+        }
+        if (numSeg != null) {
+            // num_buffers straddles two buffers only in a pathological layout: its high byte stays 0 then.
+            if (numWhole) {
+                numSeg.set(ValueLayout.JAVA_SHORT_UNALIGNED, numOff, (short) chains);
+            } else {
+                numSeg.set(ValueLayout.JAVA_BYTE, numOff, (byte) chains);
+            }
+        }
+        count(Counter.RX_FRAMES, 1);
+        count(Counter.RX_BYTES, length);
+        return true;
+    }
+
+    private static void clearHeader(MemorySegment dst, long at, int n) {
+        if (n == HEADER_SIZE) {
+            dst.set(ValueLayout.JAVA_LONG_UNALIGNED, at, 0L);
+            dst.set(ValueLayout.JAVA_INT_UNALIGNED, at + 8, 0);
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            dst.set(ValueLayout.JAVA_BYTE, at + i, (byte) 0);
+        }
+    }
+
+    /** Publishes the RX chains written since the last flush and signals the driver if it wants to know. */
+    public void flushReceive(SplitQueue rxq) {
+        rxq.publishUsed();
+        rxq.notifyIfNeeded();
+    }
+}
