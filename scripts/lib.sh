@@ -28,3 +28,20 @@ VNICD_JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-acc
   --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED
   --add-opens=java.base/java.nio=ALL-UNNAMED --add-exports=java.base/sun.nio.ch=ALL-UNNAMED
   --add-exports=java.base/jdk.internal.ref=ALL-UNNAMED -Dchronicle.analytics.disable=true)
+
+# Runs a main class of vmm-glue with the project's JVM flags, building first when the build is missing or older
+# than the sources.
+vnicd_exec_main() {
+  local main=$1; shift
+  vnicd_find_jdk
+  local cp_file="$VNICD_ROOT/vmm-glue/target/classpath.txt"
+  local jar="$VNICD_ROOT/vmm-glue/target/vnicd-vmm-glue-0.1.0-SNAPSHOT.jar"
+  if [ ! -f "$cp_file" ] || [ ! -f "$jar" ] || \
+     [ -n "$(find "$VNICD_ROOT" \( -path '*/src/main/*' -o -name pom.xml \) -newer "$jar" -print -quit 2>/dev/null)" ]; then
+    echo "vnicd: building..." >&2
+    vnicd_mvn -q install -DskipTests >&2
+  fi
+  exec "$JAVA_HOME/bin/java" "${VNICD_JVM_FLAGS[@]}" ${VNICD_JAVA_OPTS:-} \
+    -Djava.util.logging.config.file="$VNICD_ROOT/vmm-glue/src/main/resources/logging.properties" \
+    -cp "$jar:$(cat "$cp_file")" "$main" "$@"
+}

@@ -1,0 +1,102 @@
+package io.vnicd.sriov.pf;
+
+import io.vnicd.devmodel.vswitch.VSwitch;
+import io.vnicd.nativeio.NativeException;
+import io.vnicd.virtio.datapath.DataPathAgent;
+import io.vnicd.virtio.net.VirtioNetBackend;
+import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * An emulated physical function: one data-path thread serving all its VFs' queues, and an embedded switch
+ * (the vswitch of devmodel) joining them. A frame a VF transmits enters the switch at that VF's port and
+ * leaves at the port(s) the switch picks, straight into those VFs' RX queues, on the same thread.
+ */
+public final class PhysicalFunction implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(PhysicalFunction.class.getName());
+
+    private final String name;
+    private final DataPathAgent agent;
+    private final VSwitch vswitch;
+    private final List<VirtualFunction> vfs = new ArrayList<>();
+    private VirtualFunction[] byPort = new VirtualFunction[0];
+
+    public PhysicalFunction(String name) throws NativeException {
+        this.name = name;
+        this.agent = new DataPathAgent(name);
+        this.vswitch = new VSwitch(this::deliver);
+    }
+
+    /** Called by the switch on the data-path thread: hands the frame to the VF at port. */
+    private boolean deliver(int port, MemorySegment frame, long offset, int length) {
+        VirtualFunction[] ports = byPort;
+        return port < ports.length && ports[port] != null && ports[port].device().receive(frame, offset, length);
+    }
+
+    /** Adds a VF before {@link #start()}. */
+    public synchronized VirtualFunction addVirtualFunction(String vfName, Path socket, VhostUserEndpoint.Mode mode,
+                                                           int queuePairs, long mac, Duration reconnect) {
+        int port = vfs.size();
+        int swPort = vswitch.addPort(vfName);
+        if (swPort != port) {
+            throw new IllegalStateException("switch port " + swPort + " for VF port " + port);
+        }
+        VirtioNetBackend device = new VirtioNetBackend(vfName, agent, queuePairs,
+                (frame, offset, length) -> vswitch.switchFrame(port, frame, offset, length));
+        VirtualFunction vf = new VirtualFunction(vfName, port, mac,
+                device, new VhostUserEndpoint(socket, mode, device, reconnect));
+        if (mac >= 0) {
+            vswitch.addStaticEntry(mac, 0, port);
+        }
+        vfs.add(vf);
+        byPort = vfs.toArray(new VirtualFunction[0]);
+        return vf;
+    }
+
+    /** Starts the data path, then every VF's endpoint; a VF whose socket cannot be bound fails the start. */
+    public synchronized void start() throws IOException {
+        agent.start();
+        // The switch ages entries by a clock read once per data-path round, not per frame.
+        agent.add(() -> {
+            vswitch.tick(System.nanoTime());
+            return 0;
+        });
+        for (VirtualFunction vf : vfs) {
+            agent.add(vf.device());
+            vf.start();
+        }
+        LOG.log(System.Logger.Level.INFO, () -> name + ": started with " + vfs.size() + " VF(s)");
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public List<VirtualFunction> virtualFunctions() {
+        return Collections.unmodifiableList(vfs);
+    }
+
+    public VSwitch vswitch() {
+        return vswitch;
+    }
+
+    public DataPathAgent agent() {
+        return agent;
+    }
+
+    @Override
+    public synchronized void close() {
+        for (VirtualFunction vf : vfs) {
+            vf.endpoint().close();
+        }
+        agent.close();
+        LOG.log(System.Logger.Level.INFO, () -> name + ": stopped");
+    }
+}

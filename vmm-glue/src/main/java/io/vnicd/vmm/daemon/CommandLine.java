@@ -1,0 +1,138 @@
+package io.vnicd.vmm.daemon;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Turns vnicd's arguments into a configuration:
+ * <pre>
+ *   vnicd                                  the default configuration (VnicdConfig.defaults())
+ *   vnicd --vf NAME=SOCKET [--vf ...]      one PF "pf0" with these VFs, vnicd listening on each socket
+ *   vnicd --vf NAME=SOCKET --client        the same, vnicd connecting to frontends that listen
+ *   vnicd --config FILE                    everything from a JSON file
+ *   vnicd ... --control PATH               where the control socket listens
+ * </pre>
+ */
+public final class CommandLine {
+    public static final String USAGE = """
+            usage: vnicd [--vf NAME=SOCKET]... [--client] [--queues N] [--config FILE] [--control PATH]
+              --vf NAME=SOCKET   a virtual function named NAME on vhost-user socket SOCKET (repeatable)
+              --client           vnicd connects to the sockets (the frontend listens) and reconnects
+              --queues N         queue pairs per VF given with --vf (default 1, at most 8)
+              --config FILE      read the configuration from a JSON file (see README)
+              --control PATH     control socket (default /tmp/vnicd/control.sock)
+              --help             this text
+            With no arguments vnicd runs pf0 with vf0 and vf1 on /tmp/vnicd/vf0.sock and /tmp/vnicd/vf1.sock.""";
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+
+    private CommandLine() {
+    }
+
+    /** Parses args; returns null when only help was asked for. */
+    public static VnicdConfig parse(String... args) throws ConfigException {
+        List<VnicdConfig.VfConfig> vfs = new ArrayList<>();
+        boolean client = false;
+        Integer queues = null;
+        String configFile = null;
+        String control = null;
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            switch (a) {
+                case "--help", "-h" -> {
+                    return null;
+                }
+                case "--client" -> client = true;
+                case "--vf" -> {
+                    String v = value(args, ++i, a);
+                    int eq = v.indexOf('=');
+                    if (eq <= 0 || eq == v.length() - 1) {
+                        throw new ConfigException("--vf expects NAME=SOCKET_PATH, got '" + v + "'");
+                    }
+                    vfs.add(new VnicdConfig.VfConfig(v.substring(0, eq), v.substring(eq + 1), null, null, null));
+                }
+                case "--queues" -> {
+                    String v = value(args, ++i, a);
+                    try {
+                        queues = Integer.parseInt(v);
+                    } catch (NumberFormatException e) {
+                        throw new ConfigException("--queues expects a number, got '" + v + "'");
+                    }
+                }
+                case "--config" -> configFile = value(args, ++i, a);
+                case "--control" -> control = value(args, ++i, a);
+                default -> throw new ConfigException("unknown argument '" + a + "'");
+            }
+        }
+        VnicdConfig config;
+        if (configFile != null) {
+            if (!vfs.isEmpty() || client || queues != null) {
+                throw new ConfigException("--config cannot be combined with --vf, --client or --queues: "
+                        + "put those in the file");
+            }
+            config = read(Path.of(configFile));
+        } else if (vfs.isEmpty()) {
+            if (client || queues != null) {
+                throw new ConfigException("--client and --queues apply to VFs given with --vf");
+            }
+            config = VnicdConfig.defaults();
+        } else {
+            String mode = client ? "client" : "server";
+            Integer q = queues;
+            config = new VnicdConfig(null, null, List.of(new VnicdConfig.PfConfig("pf0",
+                    vfs.stream().map(v -> new VnicdConfig.VfConfig(v.name(), v.socket(), mode, q, null)).toList())));
+        }
+        if (control != null) {
+            config = new VnicdConfig(control, config.reconnectMillis(), config.physicalFunctions());
+        } else if (config.controlSocket() == null) {
+            config = new VnicdConfig(VnicdConfig.DEFAULT_DIR + "/control.sock", config.reconnectMillis(),
+                    config.physicalFunctions());
+        }
+        return config.validate();
+    }
+
+    /** Reads a JSON configuration file; errors name the file, line and field. */
+    public static VnicdConfig read(Path file) throws ConfigException {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new ConfigException("cannot read configuration " + file + ": " + e, e);
+        }
+        try {
+            VnicdConfig c = JSON.readValue(text, VnicdConfig.class);
+            if (c == null) {
+                throw new ConfigException(file + ": the file holds no configuration");
+            }
+            return c;
+        } catch (JsonProcessingException e) {
+            String where = e.getLocation() == null ? ""
+                    : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
+            if (e instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException u) {
+                // Records are read through their constructor, so Jackson reports the end of the object: point at
+                // the field itself instead.
+                int at = text.indexOf('"' + u.getPropertyName() + '"');
+                if (at >= 0) {
+                    where = " (line " + (1 + text.substring(0, at).chars().filter(ch -> ch == '\n').count()) + ")";
+                }
+            }
+            throw new ConfigException(file + ": " + e.getOriginalMessage() + where, e);
+        }
+    }
+
+    private static String value(String[] args, int i, String option) throws ConfigException {
+        if (i >= args.length || args[i].startsWith("--")) {
+            throw new ConfigException(option + " needs a value");
+        }
+        return args[i];
+    }
+}

@@ -1,0 +1,116 @@
+package io.vnicd.vmm.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The control socket of a running daemon: one JSON request per line, one JSON answer per line.
+ * <pre>
+ *   {"command":"status"}    → PFs, VFs, connections, negotiated features, counters
+ * </pre>
+ * An answer is {@code {"ok":true,...}} or {@code {"ok":false,"error":"..."}}; a bad request never affects the
+ * data path.
+ */
+final class ControlServer implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(ControlServer.class.getName());
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path path;
+    private final Vnicd vnicd;
+    private ServerSocketChannel server;
+    private volatile boolean closed;
+
+    ControlServer(Path path, Vnicd vnicd) {
+        this.path = path;
+        this.vnicd = vnicd;
+    }
+
+    void start() throws IOException {
+        if (path.getParent() != null) {
+            Files.createDirectories(path.getParent());
+        }
+        Files.deleteIfExists(path);
+        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(path));
+        Thread.ofPlatform().name("vnicd-control").daemon().start(this::acceptLoop);
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            try {
+                SocketChannel client = server.accept();
+                Thread.ofPlatform().name("vnicd-control-client").daemon().start(() -> serve(client));
+            } catch (IOException e) {
+                if (!closed) {
+                    LOG.log(System.Logger.Level.ERROR, () -> "control socket " + path + " failed: " + e.getMessage());
+                }
+                return;
+            }
+        }
+    }
+
+    private void serve(SocketChannel client) {
+        try (client; BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
+                StandardCharsets.UTF_8)); OutputStream out = Channels.newOutputStream(client)) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                if (line.isBlank()) {
+                    continue;
+                }
+                JsonNode answer = answer(line);
+                out.write((JSON.writeValueAsString(answer) + "\n").getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "control client went away: " + e.getMessage());
+        }
+    }
+
+    private JsonNode answer(String line) {
+        try {
+            JsonNode request = JSON.readTree(line);
+            String command = request.path("command").asText("");
+            return switch (command) {
+                case "status" -> StatusReport.of(vnicd).put("ok", true);
+                case "" -> error("the request has no \"command\"");
+                default -> error("unknown command '" + command + "' (known: status)");
+            };
+        } catch (IOException e) {
+            return error("the request is not JSON: " + e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "control request failed", e);
+            return error("internal error: " + e);
+        }
+    }
+
+    private static ObjectNode error(String message) {
+        return JSON.createObjectNode().put("ok", false).put("error", message);
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            if (server != null) {
+                server.close();
+            }
+            Files.deleteIfExists(path);
+        } catch (IOException ignored) {
+            // the daemon is stopping
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package io.vnicd.vmm.daemon;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vnicd.devmodel.vswitch.MacAddress;
+import io.vnicd.devmodel.vswitch.PortCounters;
+import io.vnicd.devmodel.vswitch.VSwitch;
+import io.vnicd.sriov.pf.PhysicalFunction;
+import io.vnicd.sriov.pf.VirtualFunction;
+import io.vnicd.virtio.net.NetQueuePair;
+import io.vnicd.virtio.net.VirtioNetBackend;
+import io.vnicd.virtio.vhostuser.FeatureNames;
+
+import java.util.Locale;
+
+/**
+ * The daemon's state as JSON for `vnicctl status`: per PF its switch, per VF its connection, negotiated
+ * features, data-path counters and every drop counter, so that no lost frame goes unseen.
+ */
+final class StatusReport {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private StatusReport() {
+    }
+
+    static ObjectNode of(Vnicd vnicd) {
+        ObjectNode root = JSON.createObjectNode();
+        ArrayNode pfs = root.putArray("pfs");
+        for (PhysicalFunction pf : vnicd.physicalFunctions()) {
+            ObjectNode p = pfs.addObject();
+            p.put("name", pf.name());
+            p.put("datapathSleeps", pf.agent().sleeps());
+            VSwitch sw = pf.vswitch();
+            ObjectNode s = p.putObject("switch");
+            s.put("learned", sw.learned());
+            s.put("moves", sw.moves());
+            s.put("tableFull", sw.tableFull());
+            ArrayNode table = s.putArray("table");
+            for (VSwitch.Entry e : sw.entries()) {
+                table.addObject().put("mac", MacAddress.format(e.mac())).put("vlan", e.vlan())
+                        .put("port", sw.portName(e.port())).put("static", e.isStatic())
+                        .put("idleSeconds", e.idleNanos() / 1_000_000_000L);
+            }
+            ArrayNode vfs = p.putArray("vfs");
+            for (VirtualFunction vf : pf.virtualFunctions()) {
+                vfs.add(vf(vf, sw));
+            }
+        }
+        return root;
+    }
+
+    private static ObjectNode vf(VirtualFunction vf, VSwitch sw) {
+        VirtioNetBackend dev = vf.device();
+        ObjectNode v = JSON.createObjectNode();
+        v.put("name", vf.name());
+        v.put("socket", vf.socket().toString());
+        v.put("mode", vf.endpoint().mode().name().toLowerCase(Locale.ROOT));
+        v.put("connected", vf.connected());
+        v.put("connections", vf.endpoint().connections());
+        if (vf.mac() >= 0) {
+            v.put("mac", MacAddress.format(vf.mac()));
+        }
+        v.put("linkReady", dev.isLinkReady());
+        v.put("features", FeatureNames.describe(dev.negotiatedFeatures()));
+        v.put("refusedMessages", vf.endpoint().refusedMessages());
+        String reason = vf.endpoint().lastCloseReason();
+        if (reason != null && !reason.isEmpty()) {
+            v.put("lastCloseReason", reason);
+        }
+        v.put("queueErrors", dev.queueErrors());
+        String broken = dev.brokenQueues();
+        if (!broken.isEmpty()) {
+            v.put("brokenQueues", broken);
+        }
+        v.put("rxNotReady", dev.rxNotReady());
+        ObjectNode counters = v.putObject("counters");
+        for (NetQueuePair.Counter c : NetQueuePair.Counter.values()) {
+            long sum = 0;
+            for (int p = 0; p < dev.queuePairs(); p++) {
+                sum += dev.queuePair(p).counter(c);
+            }
+            counters.put(camel(c.name()), sum);
+        }
+        ObjectNode port = v.putObject("switchPort");
+        PortCounters pc = sw.counters(vf.port());
+        for (PortCounters.Counter c : PortCounters.Counter.values()) {
+            port.put(camel(c.name()), pc.get(c));
+        }
+        return v;
+    }
+
+    /** TX_NO_BUFFERS -> txNoBuffers. */
+    static String camel(String constant) {
+        StringBuilder b = new StringBuilder();
+        boolean upper = false;
+        for (char ch : constant.toLowerCase(Locale.ROOT).toCharArray()) {
+            if (ch == '_') {
+                upper = true;
+            } else {
+                b.append(upper ? Character.toUpperCase(ch) : ch);
+                upper = false;
+            }
+        }
+        return b.toString();
+    }
+}

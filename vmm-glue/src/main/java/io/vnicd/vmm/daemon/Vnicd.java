@@ -1,0 +1,121 @@
+package io.vnicd.vmm.daemon;
+
+import io.vnicd.devmodel.vswitch.MacAddress;
+import io.vnicd.sriov.pf.PhysicalFunction;
+import io.vnicd.sriov.pf.VirtualFunction;
+import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * The vnicd daemon: builds the PFs and VFs of its configuration, serves them until SIGTERM or SIGINT,
+ * then closes every connection and socket before it exits.
+ */
+public final class Vnicd implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(Vnicd.class.getName());
+
+    private final VnicdConfig config;
+    private final List<PhysicalFunction> pfs = new ArrayList<>();
+    private ControlServer control;
+
+    public Vnicd(VnicdConfig config) {
+        this.config = config;
+    }
+
+    /** Creates and starts every PF and VF; on failure, what was started is closed again. */
+    public Vnicd start() throws IOException {
+        try {
+            Duration reconnect = Duration.ofMillis(config.reconnectMillisOrDefault());
+            for (VnicdConfig.PfConfig pc : config.physicalFunctions()) {
+                PhysicalFunction pf = new PhysicalFunction(pc.name());
+                pfs.add(pf);
+                for (VnicdConfig.VfConfig vc : pc.virtualFunctions()) {
+                    Path socket = Path.of(vc.socket());
+                    if (socket.getParent() != null) {
+                        Files.createDirectories(socket.getParent());
+                    }
+                    pf.addVirtualFunction(vc.name(), socket,
+                            vc.clientMode() ? VhostUserEndpoint.Mode.CLIENT : VhostUserEndpoint.Mode.SERVER,
+                            vc.queuePairsOrDefault(), vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), reconnect);
+                }
+                pf.start();
+            }
+            if (config.controlSocket() != null) {
+                control = new ControlServer(Path.of(config.controlSocket()), this);
+                control.start();
+            }
+        } catch (IOException | RuntimeException e) {
+            close();
+            throw e;
+        }
+        for (PhysicalFunction pf : pfs) {
+            for (VirtualFunction vf : pf.virtualFunctions()) {
+                LOG.log(System.Logger.Level.INFO, () -> String.format("%s/%s: %s %s, %d queue pair(s)%s", pf.name(), vf.name(),
+                        vf.endpoint().mode() == VhostUserEndpoint.Mode.SERVER ? "listening on" : "connecting to",
+                        vf.socket(), vf.device().queuePairs(), vf.mac() >= 0 ? ", mac " + MacAddress.format(vf.mac()) : ""));
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "vnicd ready" + (control != null ? "; control socket " + config.controlSocket() : ""));
+        return this;
+    }
+
+    public List<PhysicalFunction> physicalFunctions() {
+        return pfs;
+    }
+
+    public VnicdConfig config() {
+        return config;
+    }
+
+    @Override
+    public void close() {
+        if (control != null) {
+            control.close();
+        }
+        for (PhysicalFunction pf : pfs) {
+            pf.close();
+        }
+    }
+
+    public static void main(String[] args) {
+        VnicdConfig config;
+        try {
+            config = CommandLine.parse(args);
+        } catch (ConfigException e) {
+            System.err.println("vnicd: " + e.getMessage());
+            System.err.println(CommandLine.USAGE);
+            System.exit(2);
+            return;
+        }
+        if (config == null) {
+            System.out.println(CommandLine.USAGE);
+            return;
+        }
+        Vnicd vnicd = new Vnicd(config);
+        try {
+            vnicd.start();
+        } catch (IOException | RuntimeException e) {
+            System.err.println("vnicd: cannot start: " + e.getMessage());
+            System.exit(1);
+            return;
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("vnicd-shutdown").unstarted(() -> {
+            LOG.log(System.Logger.Level.INFO, "vnicd stopping");
+            vnicd.close();
+            LOG.log(System.Logger.Level.INFO, "vnicd stopped");
+            stopped.countDown();
+        }));
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

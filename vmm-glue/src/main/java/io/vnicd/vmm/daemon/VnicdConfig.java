@@ -1,0 +1,149 @@
+package io.vnicd.vmm.daemon;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * The daemon's configuration, as read from JSON ({@code --config FILE}) or built from the command line.
+ * <pre>
+ * {
+ *   "controlSocket": "/tmp/vnicd/control.sock",
+ *   "physicalFunctions": [
+ *     { "name": "pf0",
+ *       "virtualFunctions": [
+ *         { "name": "vf0", "socket": "/tmp/vnicd/vf0.sock", "mode": "server", "queuePairs": 1,
+ *           "mac": "52:54:00:00:00:01" } ] } ]
+ * }
+ * </pre>
+ * {@link #validate()} refuses a configuration that cannot run, naming the field and the problem.
+ */
+public record VnicdConfig(
+        @JsonProperty("controlSocket") String controlSocket,
+        @JsonProperty("reconnectMillis") Integer reconnectMillis,
+        @JsonProperty("physicalFunctions") List<PfConfig> physicalFunctions) {
+
+    public static final String DEFAULT_DIR = "/tmp/vnicd";
+    public static final int MAX_QUEUE_PAIRS = 8;
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,31}");
+    private static final Pattern MAC = Pattern.compile("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
+
+    /** One emulated physical function and its virtual functions, joined by its embedded switch. */
+    public record PfConfig(@JsonProperty("name") String name,
+                           @JsonProperty("virtualFunctions") List<VfConfig> virtualFunctions) {
+    }
+
+    /**
+     * One virtual function: a virtio-net device on a vhost-user socket.
+     *
+     * @param mode       "server" (vnicd listens; default) or "client" (vnicd connects and reconnects)
+     * @param queuePairs queue pairs offered (multiqueue), 1 to {@link #MAX_QUEUE_PAIRS}; default 1
+     * @param mac        the VF's administratively set MAC, pinned in the switch; optional (learned otherwise)
+     */
+    public record VfConfig(@JsonProperty("name") String name,
+                           @JsonProperty("socket") String socket,
+                           @JsonProperty("mode") String mode,
+                           @JsonProperty("queuePairs") Integer queuePairs,
+                           @JsonProperty("mac") String mac) {
+        public boolean clientMode() {
+            return "client".equals(mode);
+        }
+
+        public int queuePairsOrDefault() {
+            return queuePairs == null ? 1 : queuePairs;
+        }
+    }
+
+    /** With no arguments: one PF "pf0" with two VFs listening on /tmp/vnicd/vf0.sock and vf1.sock. */
+    public static VnicdConfig defaults() {
+        return new VnicdConfig(DEFAULT_DIR + "/control.sock", null, List.of(new PfConfig("pf0", List.of(
+                new VfConfig("vf0", DEFAULT_DIR + "/vf0.sock", "server", 1, null),
+                new VfConfig("vf1", DEFAULT_DIR + "/vf1.sock", "server", 1, null)))));
+    }
+
+    public int reconnectMillisOrDefault() {
+        return reconnectMillis == null ? 1000 : reconnectMillis;
+    }
+
+    /** Every problem found, each naming where it is; empty when the configuration can run. */
+    public List<String> problems() {
+        List<String> problems = new ArrayList<>();
+        if (reconnectMillis != null && (reconnectMillis < 10 || reconnectMillis > 60_000)) {
+            problems.add("reconnectMillis " + reconnectMillis + " is outside 10..60000");
+        }
+        if (physicalFunctions == null || physicalFunctions.isEmpty()) {
+            problems.add("physicalFunctions: at least one physical function is needed");
+            return problems;
+        }
+        Set<String> names = new HashSet<>();
+        Set<String> sockets = new HashSet<>();
+        Set<String> macs = new HashSet<>();
+        for (int p = 0; p < physicalFunctions.size(); p++) {
+            PfConfig pf = physicalFunctions.get(p);
+            String where = "physicalFunctions[" + p + "]";
+            if (pf == null) {
+                problems.add(where + " is null");
+                continue;
+            }
+            checkName(problems, where, pf.name(), names);
+            if (pf.virtualFunctions() == null || pf.virtualFunctions().isEmpty()) {
+                problems.add(where + " (" + pf.name() + "): virtualFunctions: at least one VF is needed");
+                continue;
+            }
+            for (int v = 0; v < pf.virtualFunctions().size(); v++) {
+                VfConfig vf = pf.virtualFunctions().get(v);
+                String at = where + ".virtualFunctions[" + v + "]";
+                if (vf == null) {
+                    problems.add(at + " is null");
+                    continue;
+                }
+                checkName(problems, at, vf.name(), names);
+                if (vf.socket() == null || vf.socket().isBlank()) {
+                    problems.add(at + " (" + vf.name() + "): socket path is missing");
+                } else if (vf.socket().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+                    problems.add(at + " (" + vf.name() + "): socket path is longer than the 107 bytes a unix socket allows");
+                } else if (!sockets.add(vf.socket())) {
+                    problems.add(at + " (" + vf.name() + "): socket " + vf.socket() + " is used twice");
+                }
+                if (vf.mode() != null && !vf.mode().equals("server") && !vf.mode().equals("client")) {
+                    problems.add(at + " (" + vf.name() + "): mode '" + vf.mode() + "' is neither server nor client");
+                }
+                if (vf.queuePairs() != null && (vf.queuePairs() < 1 || vf.queuePairs() > MAX_QUEUE_PAIRS)) {
+                    problems.add(at + " (" + vf.name() + "): queuePairs " + vf.queuePairs() + " is outside 1.." + MAX_QUEUE_PAIRS);
+                }
+                if (vf.mac() != null) {
+                    if (!MAC.matcher(vf.mac()).matches()) {
+                        problems.add(at + " (" + vf.name() + "): mac '" + vf.mac() + "' is not of the form 52:54:00:12:34:56");
+                    } else if ((Integer.parseInt(vf.mac().substring(0, 2), 16) & 1) != 0) {
+                        problems.add(at + " (" + vf.name() + "): mac " + vf.mac() + " is a multicast address");
+                    } else if (!macs.add(vf.mac().toLowerCase(Locale.ROOT))) {
+                        problems.add(at + " (" + vf.name() + "): mac " + vf.mac() + " is used twice");
+                    }
+                }
+            }
+        }
+        return problems;
+    }
+
+    private static void checkName(List<String> problems, String where, String name, Set<String> names) {
+        if (name == null || !NAME.matcher(name).matches()) {
+            problems.add(where + ": name '" + name + "' must be 1-32 letters, digits, '_', '.' or '-'");
+        } else if (!names.add(name)) {
+            problems.add(where + ": name '" + name + "' is used twice");
+        }
+    }
+
+    /** Throws with every problem listed when the configuration cannot run. */
+    public VnicdConfig validate() throws ConfigException {
+        List<String> problems = problems();
+        if (!problems.isEmpty()) {
+            throw new ConfigException("invalid configuration:\n  " + String.join("\n  ", problems));
+        }
+        return this;
+    }
+}

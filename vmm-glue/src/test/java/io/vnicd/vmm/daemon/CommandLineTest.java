@@ -1,0 +1,96 @@
+package io.vnicd.vmm.daemon;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CommandLineTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldStartTheDefaultConfigurationWithoutArguments() throws Exception {
+        VnicdConfig c = CommandLine.parse();
+        assertEquals("pf0", c.physicalFunctions().getFirst().name());
+        assertEquals(2, c.physicalFunctions().getFirst().virtualFunctions().size());
+        assertEquals("/tmp/vnicd/vf0.sock", c.physicalFunctions().getFirst().virtualFunctions().get(0).socket());
+        assertEquals("/tmp/vnicd/control.sock", c.controlSocket());
+    }
+
+    @Test
+    void shouldBuildOnePfFromRepeatedVfArguments() throws Exception {
+        VnicdConfig c = CommandLine.parse("--vf", "a=/tmp/a.sock", "--vf", "b=/tmp/b.sock", "--client", "--queues", "2");
+        var vfs = c.physicalFunctions().getFirst().virtualFunctions();
+        assertEquals(2, vfs.size());
+        assertEquals("b", vfs.get(1).name());
+        assertTrue(vfs.get(1).clientMode());
+        assertEquals(2, vfs.get(0).queuePairsOrDefault());
+    }
+
+    @Test
+    void shouldExplainWhatIsWrongWithArguments() throws ConfigException {
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--vf", "nosocket")).getMessage().contains("NAME=SOCKET"));
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--bogus")).getMessage().contains("--bogus"));
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--vf")).getMessage().contains("needs a value"));
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--vf", "a=/x", "--queues", "9"))
+                .getMessage().contains("queuePairs 9"));
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--vf", "a=/x", "--vf", "a=/y"))
+                .getMessage().contains("used twice"));
+        assertNull(assertThrowsNothing());
+    }
+
+    private static VnicdConfig assertThrowsNothing() throws ConfigException {
+        return CommandLine.parse("--help");
+    }
+
+    @Test
+    void shouldReadAConfigurationFile() throws Exception {
+        Path f = dir.resolve("vnicd.json");
+        Files.writeString(f, """
+                {"controlSocket": "/tmp/x/control.sock",
+                 "physicalFunctions": [{"name": "pf0", "virtualFunctions": [
+                    {"name": "vf0", "socket": "/tmp/x/vf0.sock", "mac": "52:54:00:00:00:01"},
+                    {"name": "vf1", "socket": "/tmp/x/vf1.sock", "mode": "client", "queuePairs": 4}]}]}
+                """);
+        VnicdConfig c = CommandLine.parse("--config", f.toString());
+        assertEquals("52:54:00:00:00:01", c.physicalFunctions().getFirst().virtualFunctions().getFirst().mac());
+        assertEquals(4, c.physicalFunctions().getFirst().virtualFunctions().get(1).queuePairsOrDefault());
+    }
+
+    @Test
+    void shouldNameEveryProblemOfABadConfigurationFile() throws Exception {
+        Path f = dir.resolve("bad.json");
+        Files.writeString(f, """
+                {"physicalFunctions": [{"name": "pf 0", "virtualFunctions": [
+                    {"name": "vf0", "socket": "/tmp/x/vf0.sock", "mac": "01:00:5e:00:00:01", "mode": "both"},
+                    {"name": "vf1", "socket": "/tmp/x/vf0.sock", "queuePairs": 0}]}]}
+                """);
+        String m = assertThrows(ConfigException.class, () -> CommandLine.parse("--config", f.toString())).getMessage();
+        assertTrue(m.contains("name 'pf 0'"), m);
+        assertTrue(m.contains("multicast"), m);
+        assertTrue(m.contains("mode 'both'"), m);
+        assertTrue(m.contains("used twice"), m);
+        assertTrue(m.contains("queuePairs 0"), m);
+    }
+
+    @Test
+    void shouldPointAtTheLineOfAnUnknownField() throws Exception {
+        Path f = dir.resolve("typo.json");
+        Files.writeString(f, "{\n \"physicalFunction\": []\n}\n");
+        String m = assertThrows(ConfigException.class, () -> CommandLine.parse("--config", f.toString())).getMessage();
+        assertTrue(m.contains("physicalFunction") && m.contains("line 2"), m);
+    }
+
+    @Test
+    void shouldRefuseMissingFilesClearly() {
+        String m = assertThrows(ConfigException.class, () -> CommandLine.parse("--config", "/nonexistent/v.json")).getMessage();
+        assertTrue(m.contains("/nonexistent/v.json"), m);
+    }
+}
