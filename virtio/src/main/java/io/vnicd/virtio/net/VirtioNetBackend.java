@@ -143,6 +143,8 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
             q.setNextAvail(c.base());
             q.setEventIdx(eventIdx);
             q.setCallFd(c.call());
+            // The thread is polling now: drivers need not kick until it prepares to sleep.
+            q.disableNotifications();
             started[c.index()] = true;
             if (c.kick() != null) {
                 kicks[c.index()] = c.kick();
