@@ -20,7 +20,8 @@ vnicd_find_jdk() {
 
 vnicd_mvn() {
   vnicd_find_jdk
-  (cd "$VNICD_ROOT" && ./mvnw -B -ntp "$@")
+  # Maven 3.9's Guice calls sun.misc.Unsafe: allowed quietly on JDK 25.
+  (cd "$VNICD_ROOT" && MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ./mvnw -B -ntp "$@")
 }
 
 # The JVM flags every vnicd process runs with (kept equal to vnicd.jvm.flags in pom.xml).
@@ -29,15 +30,15 @@ VNICD_JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-acc
   --add-opens=java.base/java.nio=ALL-UNNAMED --add-exports=java.base/sun.nio.ch=ALL-UNNAMED
   --add-exports=java.base/jdk.internal.ref=ALL-UNNAMED -Dchronicle.analytics.disable=true)
 
-# Runs a main class of vmm-glue with the project's JVM flags, building first when the build is missing or older
-# than the sources.
+# Runs a main class of vmm-glue with the project's JVM flags, building first when the build is missing or (unless
+# VNICD_NO_REBUILD=1, as for vnicctl next to a running daemon) older than the sources.
 vnicd_exec_main() {
   local main=$1; shift
   vnicd_find_jdk
   local cp_file="$VNICD_ROOT/vmm-glue/target/classpath.txt"
   local jar="$VNICD_ROOT/vmm-glue/target/vnicd-vmm-glue-0.1.0-SNAPSHOT.jar"
-  if [ ! -f "$cp_file" ] || [ ! -f "$jar" ] || \
-     [ -n "$(find "$VNICD_ROOT" \( -path '*/src/main/*' -o -name pom.xml \) -newer "$jar" -print -quit 2>/dev/null)" ]; then
+  if [ ! -f "$cp_file" ] || [ ! -f "$jar" ] || { [ "${VNICD_NO_REBUILD:-0}" != 1 ] && \
+     [ -n "$(find "$VNICD_ROOT" \( -path '*/src/main/*' -o -name pom.xml \) -newer "$jar" -print -quit 2>/dev/null)" ]; }; then
     echo "vnicd: building..." >&2
     vnicd_mvn -q install -DskipTests >&2
   fi
