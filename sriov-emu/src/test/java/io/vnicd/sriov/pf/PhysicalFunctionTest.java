@@ -86,6 +86,7 @@ class PhysicalFunctionTest {
             }
             assertEquals(1, vf2.device().queueErrors());
             assertTrue(vf2.device().brokenQueues().contains("outside guest memory"), vf2.device().brokenQueues());
+            assertTrue(vf2.device().needsReset(), "GET_STATUS reports DEVICE_NEEDS_RESET");
             assertNull(g0.receive(Duration.ofMillis(300)), "nothing of the hostile chain reached anyone");
             // The other VFs still switch, both ways.
             for (int i = 0; i < 100; i++) {

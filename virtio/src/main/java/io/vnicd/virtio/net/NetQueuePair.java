@@ -166,6 +166,10 @@ public final class NetQueuePair {
         long numOff = 0;
         boolean numWhole = true;
         while (written < need) {
+            if (chains == avail && mergeable) {
+                // The driver may have posted more since the index was last read.
+                avail += rxq.available();
+            }
             if (chains == avail || (!mergeable && chains == 1)) {
                 rxq.rollbackUsed(chains);
                 rxq.unpop(chains);

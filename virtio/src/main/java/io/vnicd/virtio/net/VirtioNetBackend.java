@@ -337,6 +337,16 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
         return n;
     }
 
+    @Override
+    public boolean needsReset() {
+        for (SplitQueue q : queues) {
+            if (q.isBroken()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** A human-readable reason for each broken queue, or empty. */
     public String brokenQueues() {
         StringBuilder b = new StringBuilder();

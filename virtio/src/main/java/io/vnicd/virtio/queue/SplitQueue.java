@@ -47,6 +47,8 @@ public final class SplitQueue {
     private EventFd call;
 
     private int nextAvail;
+    /** The driver's available index as last read: the shared cache line is only read again once it is used up. */
+    private int availShadow;
     private int usedShadow;
     private int usedPublished;
     private int signalledUsed;
@@ -149,6 +151,7 @@ public final class SplitQueue {
     /** Where processing resumes (SET_VRING_BASE): the next available entry, also the used index. */
     public void setNextAvail(int base) {
         nextAvail = base & 0xffff;
+        availShadow = nextAvail;
         usedShadow = nextAvail;
         usedPublished = nextAvail;
         signalledUsed = nextAvail;
@@ -218,7 +221,12 @@ public final class SplitQueue {
         if (!configured || broken) {
             return 0;
         }
-        int pending = (availIdx() - nextAvail) & 0xffff;
+        int pending = (availShadow - nextAvail) & 0xffff;
+        if (pending != 0) {
+            return pending;
+        }
+        availShadow = availIdx();
+        pending = (availShadow - nextAvail) & 0xffff;
         if (pending > size) {
             fail("driver's available index runs " + pending + " entries ahead of the device in a queue of " + size);
             return 0;

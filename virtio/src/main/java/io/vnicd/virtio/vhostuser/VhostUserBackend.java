@@ -45,4 +45,9 @@ public interface VhostUserBackend {
 
     /** The connection ended or the frontend reset the device: stop every queue and release guest memory. */
     void reset();
+
+    /** True when a queue broke on invalid driver input: GET_STATUS then reports DEVICE_NEEDS_RESET. */
+    default boolean needsReset() {
+        return false;
+    }
 }

@@ -33,6 +33,8 @@ public final class VhostUserSession {
     /** Virtio status bits (virtio spec 2.1). */
     private static final int STATUS_DRIVER_OK = 4;
     private static final int STATUS_FAILED = 0x80;
+    /** virtio 1.2, 2.1: the device hit an error it cannot recover from without a reset. */
+    private static final int STATUS_NEEDS_RESET = 0x40;
 
     private final UnixSocket socket;
     private final VhostUserBackend backend;
@@ -210,7 +212,7 @@ public final class VhostUserSession {
             }
             case GET_MAX_MEM_SLOTS -> replyU64(request, Payloads.MAX_REGIONS);
             case SET_STATUS -> setStatus((int) payload.get(LONG, 0));
-            case GET_STATUS -> replyU64(request, status);
+            case GET_STATUS -> replyU64(request, backend.needsReset() ? status | STATUS_NEEDS_RESET : status);
             case GET_CONFIG, GET_INFLIGHT_FD, SET_LOG_BASE -> throw new VhostUserException("not supported by vnicd");
             default -> throw new VhostUserException("not supported by vnicd (its protocol feature is not offered)");
         }
