@@ -27,9 +27,13 @@ class TestpmdSwitchingTest {
     Path dir;
 
     private VnicdConfig config(String mode, int vfs) {
+        return config(mode, vfs, 1);
+    }
+
+    private VnicdConfig config(String mode, int vfs, int queuePairs) {
         List<VnicdConfig.VfConfig> list = new java.util.ArrayList<>();
         for (int i = 0; i < vfs; i++) {
-            list.add(new VnicdConfig.VfConfig("vf" + i, dir.resolve("vf" + i + ".sock").toString(), mode, 1, null));
+            list.add(new VnicdConfig.VfConfig("vf" + i, dir.resolve("vf" + i + ".sock").toString(), mode, queuePairs, null));
         }
         return new VnicdConfig(null, 50, List.of(new VnicdConfig.PfConfig("pf0", list)));
     }
@@ -60,6 +64,23 @@ class TestpmdSwitchingTest {
                 assertEquals(0, vf.device().queueErrors(), vf.name() + " saw no broken chains");
                 assertTrue(vf.device().queuePair(0).txFrames() > 1000, vf.name() + " transmitted through vnicd");
                 assertTrue(vf.device().queuePair(0).rxFrames() > 1000, vf.name() + " received through vnicd");
+            }
+        }
+    }
+
+    @Test
+    void shouldServeSeveralQueuePairsWhenTheFrontendNegotiatesMq() throws Exception {
+        try (Vnicd vnicd = new Vnicd(config("server", 2, 2)).start();
+             Testpmd testpmd = Testpmd.frontend("vnicd-it-mq", List.of(dir.resolve("vf0.sock"), dir.resolve("vf1.sock")),
+                     2, false, dir.resolve("testpmd.log"))) {
+            testpmd.command("start tx_first 16");
+            sleep(3000);
+            List<Testpmd.PortStats> stats = testpmd.portStats(2);
+            assertTrue(stats.get(0).rxPackets() > 1000 && stats.get(1).rxPackets() > 1000, "frames flow: " + stats);
+            for (VirtualFunction vf : vnicd.physicalFunctions().getFirst().virtualFunctions()) {
+                assertTrue((vf.device().negotiatedFeatures() & (1L << 22)) != 0, vf.name() + " negotiated VIRTIO_NET_F_MQ");
+                assertTrue(vf.device().queuePair(0).txFrames() > 0 && vf.device().queuePair(1).txFrames() > 0,
+                        vf.name() + ": testpmd transmitted on both queue pairs and vnicd served both");
             }
         }
     }
