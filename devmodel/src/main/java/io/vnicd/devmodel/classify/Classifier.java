@@ -10,6 +10,15 @@ import java.util.List;
  * update leaves the running one untouched (copy-on-write). Counters of rules and tables that keep their
  * names carry over to the new set.
  *
+ * <pre>{@code
+ * Classifier classifier = new Classifier();
+ * classifier.install(tableSpecs, ruleSpecs);      // RuleSetException lists every problem; nothing changes then
+ * // data path, per thread: one PacketHeaders and one FlowKey, reused for every frame
+ * PacketParser.parse(frame, offset, length, headers);
+ * int target = classifier.classify(headers, key); // ring id >= 0, DROP or MISS
+ * long hits = classifier.hits("root", "web");     // or walk ruleSet().tables() -> entries() -> hits()
+ * }</pre>
+ *
  * <p>Threads: one data-path thread classifies (it owns the counters, see {@link FrameCounter}); any
  * thread may update, read counters or the rule set. Updates are serialised.
  */

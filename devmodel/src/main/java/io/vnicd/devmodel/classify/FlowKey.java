@@ -25,7 +25,7 @@ import io.vnicd.devmodel.packet.PacketHeaders;
  *
  * The VLAN field holds the outer VLAN id, or {@link #UNTAGGED} (a value no 12-bit id has) for untagged
  * frames. Fields a frame lacks are 0: protocol for non-IP frames, ports for non-TCP/UDP/SCTP frames and
- * later fragments. IPv4 and IPv6 addresses share words; rules with addresses also match the EtherType, so
+ * later fragments; the EtherType of a frame cut before it is 0xFFFF (a reserved value). IPv4 and IPv6 addresses share words; rules with addresses also match the EtherType, so
  * the two families never meet.
  */
 public final class FlowKey {

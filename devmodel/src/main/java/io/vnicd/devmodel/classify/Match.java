@@ -18,6 +18,8 @@ import static io.vnicd.devmodel.classify.FlowKey.W_SRC_MAC_VLAN;
 import io.vnicd.devmodel.packet.EthernetDescriptor;
 import io.vnicd.devmodel.packet.TransportDescriptor;
 import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -39,8 +41,8 @@ import java.util.TreeMap;
  */
 public final class Match {
     /** The field names a rule may use, in the order they are shown. */
-    public static final Set<String> FIELDS = Collections.unmodifiableSet(new java.util.LinkedHashSet<>(
-            java.util.List.of("dst-mac", "src-mac", "vlan", "ethertype", "src-ip", "dst-ip", "proto", "src-port", "dst-port")));
+    public static final Set<String> FIELDS = Collections.unmodifiableSet(new LinkedHashSet<>(
+            List.of("dst-mac", "src-mac", "vlan", "ethertype", "src-ip", "dst-ip", "proto", "src-port", "dst-port")));
 
     /** Matches every frame. */
     public static final Match ANY = new Match(new long[WORDS], new long[WORDS], Map.of());
@@ -276,7 +278,7 @@ public final class Match {
         long mk = prefix == 0 ? 0 : (0xFFFF_FFFFL << (32 - prefix)) & 0xFFFF_FFFFL;
         v[low] = a & mk;
         m[low] = mk;
-        // The high word of an IPv4 key is always 0; matching it costs nothing and keeps families apart.
+        // The high word stays unmasked: the EtherType the caller adds keeps IPv6 frames out.
         return 4;
     }
 }

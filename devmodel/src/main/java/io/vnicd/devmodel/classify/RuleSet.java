@@ -34,6 +34,8 @@ public final class RuleSet {
     private final List<RuleSpec> rules;
     private final List<RuleSpec> containment;
     private final List<FlowEntry> shadowed;
+    /** Entries by table and name, for counter reads and for carrying counters over: no scans of big tables. */
+    private final Map<String, FlowEntry> byName = new HashMap<>();
 
     private RuleSet(Map<String, FlowTable> tables, List<TableSpec> tableSpecs, List<RuleSpec> rules,
                     List<RuleSpec> containment, List<FlowEntry> shadowed) {
@@ -43,6 +45,15 @@ public final class RuleSet {
         this.rules = List.copyOf(rules);
         this.containment = List.copyOf(containment);
         this.shadowed = List.copyOf(shadowed);
+        for (FlowTable t : tables.values()) {
+            for (FlowEntry e : t.entries()) {
+                byName.put(nameKey(t.name(), e.name()), e);
+            }
+        }
+    }
+
+    private static String nameKey(String table, String rule) {
+        return table + "\u0000" + rule;
     }
 
     /** A rule set with an empty root table: every frame misses. */
@@ -101,6 +112,10 @@ public final class RuleSet {
 
         record Parsed(RuleSpec spec, Match match, Action action, int layer, int position, int cookie) {
         }
+        Set<String> ruleTables = new HashSet<>();
+        for (RuleSpec r : rules) {
+            ruleTables.add(r.table());
+        }
         List<Parsed> parsed = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         int position = 0;
@@ -120,7 +135,7 @@ public final class RuleSet {
                     problems.add("rule '" + r.name() + "' has no table (use '" + ROOT + "' for the first one)");
                     continue;
                 }
-                if (!seen.add(r.table() + "\u0000" + r.name())) {
+                if (!seen.add(nameKey(r.table(), r.name()))) {
                     problems.add(where + ": another rule in the table has this name");
                 }
                 Match match;
@@ -132,8 +147,7 @@ public final class RuleSet {
                     problems.add(where + ": " + e.getMessage());
                     continue;
                 }
-                if (action.isSubTable() && !missResults.containsKey(action.table())
-                        && rules.stream().noneMatch(s -> action.table().equals(s.table()))) {
+                if (action.isSubTable() && !missResults.containsKey(action.table()) && !ruleTables.contains(action.table())) {
                     problems.add(where + ": action '" + r.action() + "' names no table");
                     continue;
                 }
@@ -233,16 +247,8 @@ public final class RuleSet {
     }
 
     private FrameCounter counterOf(String table, String rule) {
-        FlowTable t = tables.get(table);
-        if (t == null) {
-            return null;
-        }
-        for (FlowEntry e : t.entries()) {
-            if (e.name().equals(rule)) {
-                return e.hits;
-            }
-        }
-        return null;
+        FlowEntry e = byName.get(nameKey(table, rule));
+        return e == null ? null : e.hits;
     }
 
     /** Classifies the frame whose key this is; leaves the matched containment cookie in the key. */
@@ -280,15 +286,7 @@ public final class RuleSet {
 
     /** The entry of that name in that table, or null. */
     public FlowEntry entry(String table, String rule) {
-        FlowTable t = tables.get(table);
-        if (t != null) {
-            for (FlowEntry e : t.entries()) {
-                if (e.name().equals(rule)) {
-                    return e;
-                }
-            }
-        }
-        return null;
+        return byName.get(nameKey(table, rule));
     }
 
     public List<TableSpec> tableSpecs() {
