@@ -1,0 +1,11 @@
+package io.vnicd.devmodel.classify;
+
+/**
+ * Declares a flow table and what a frame that matches none of its rules gets. Tables that rules name need
+ * no declaration; their miss result is {@link Classifier#MISS}.
+ *
+ * @param name the table
+ * @param miss {@code "ring:N"}, {@code "drop"}, or {@code "miss"} (the default: the caller decides)
+ */
+public record TableSpec(String name, String miss) {
+}
