@@ -24,11 +24,12 @@ final class TestFrames {
         return b.array();
     }
 
-    /** UDP 10.0.0.1:40000 -> 10.0.0.2:40000 carrying {@link #PAYLOAD}, padded with zeros to totalLength. */
+    /** UDP 10.0.0.1:40000 -> 10.0.0.2:40000 carrying {@link #PAYLOAD}; a frame of totalLength bytes (at least 55). */
     static byte[] udp(int totalLength) {
         byte[] payload = PAYLOAD.getBytes(StandardCharsets.US_ASCII);
-        int ipLength = Math.max(20 + 8 + payload.length, totalLength - 14);
-        ByteBuffer b = ByteBuffer.allocate(14 + ipLength);
+        // Short frames get Ethernet padding after the datagram; long ones a longer payload (zeros after the text).
+        int ipLength = Math.max(20 + 8 + payload.length, totalLength > 64 ? totalLength - 14 : 0);
+        ByteBuffer b = ByteBuffer.allocate(Math.max(14 + ipLength, totalLength));
         b.put(mac(DST_MAC)).put(mac(SRC_MAC)).putShort((short) 0x0800);
         int ipStart = b.position();
         b.put((byte) 0x45).put((byte) 0).putShort((short) ipLength).putShort((short) 1).putShort((short) 0x4000)
