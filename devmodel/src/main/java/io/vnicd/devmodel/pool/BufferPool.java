@@ -123,7 +123,7 @@ public final class BufferPool implements AutoCloseable {
 
     /**
      * A buffer for target: its index, or -1 when target stayed over its quota for timeoutNanos (a counted
-     * drop; 0 means do not wait). Waiting spins briefly, then yields, then parks in short slices, so a
+     * drop; 0 means do not wait, and is not counted as a wait). Waiting spins briefly, then yields, then parks in short slices, so a
      * waiting sender costs little and resumes soon after one of its target's buffers is released.
      */
     public int acquire(int target, long timeoutNanos) {
@@ -132,6 +132,11 @@ public final class BufferPool implements AutoCloseable {
         }
         final long slot = PoolDescriptor.targetOffset(target);
         if (!reserve(slot)) {
+            if (timeoutNanos <= 0) {
+                // The caller will not wait (e.g. a receive path that cannot stall): a drop, no clock read.
+                LONG.getAndAdd(memory, slot + DROPS, 1L);
+                return -1;
+            }
             if (!awaitReservation(slot, timeoutNanos)) {
                 return -1;
             }
