@@ -82,6 +82,37 @@ public final class BufferPool implements AutoCloseable {
         return format(null, memory, bufferSize, bufferCount, maxTargets);
     }
 
+    /**
+     * Attaches to a pool formatted by {@link #create}, e.g. a tool that mapped the daemon's memfd to read
+     * counters, or a process that fills buffers the daemon hands it. Quotas set here are checked against
+     * the quotas already in memory.
+     */
+    public static BufferPool attach(MemorySegment memory) {
+        if (memory.byteSize() < PoolDescriptor.TARGETS_OFFSET) {
+            throw new IllegalArgumentException("memory too small for a pool header: " + memory.byteSize());
+        }
+        int magic = (int) INT.getAcquire(memory, MAGIC_OFFSET);
+        if (magic != MAGIC) {
+            throw new IllegalArgumentException("not a vnicd buffer pool (magic 0x" + Integer.toHexString(magic) + ")");
+        }
+        int version = memory.get(ValueLayout.JAVA_INT, VERSION_OFFSET);
+        if (version != VERSION) {
+            throw new IllegalArgumentException("pool version " + version + ", expected " + VERSION);
+        }
+        int bufferSize = memory.get(ValueLayout.JAVA_INT, BUFFER_SIZE_OFFSET);
+        int bufferCount = memory.get(ValueLayout.JAVA_INT, BUFFER_COUNT_OFFSET);
+        int maxTargets = memory.get(ValueLayout.JAVA_INT, MAX_TARGETS_OFFSET);
+        long needed = PoolDescriptor.byteSize(bufferSize, bufferCount, maxTargets);
+        if (memory.byteSize() < needed) {
+            throw new IllegalArgumentException("pool needs " + needed + " bytes, memory has " + memory.byteSize());
+        }
+        BufferPool pool = new BufferPool(null, memory, bufferSize, bufferCount, maxTargets);
+        for (int target = 0; target < maxTargets; target++) {
+            pool.quotaTotal += pool.quota(target);
+        }
+        return pool;
+    }
+
     private static BufferPool format(SharedMemory shared, MemorySegment memory, int bufferSize, int bufferCount, int maxTargets) {
         long needed = PoolDescriptor.byteSize(bufferSize, bufferCount, maxTargets);
         if (memory.byteSize() < needed) {

@@ -46,6 +46,26 @@ class BufferPoolTest {
     }
 
     @Test
+    void shouldShowCountersAndFramesToAnotherMappingOfThePool() throws Exception {
+        try (BufferPool pool = BufferPool.create("attach", SIZE, 8, 2);
+             io.vnicd.nativeio.SharedMemory tool = io.vnicd.nativeio.SharedMemory.mapFile(pool.fd())) {
+            pool.setQuota(1, 4 * SIZE);
+            int index = pool.acquire(1, 0);
+            pool.memory().set(ValueLayout.JAVA_LONG, pool.offset(index), 0x1234_5678_9abcL);
+            BufferPool seen = BufferPool.attach(tool.segment());
+            assertEquals(SIZE, seen.bufferSize());
+            assertEquals(8, seen.bufferCount());
+            assertEquals(SIZE, seen.bytesInUse(1));
+            assertEquals(1, seen.grants(1));
+            assertEquals(1, seen.owner(index));
+            assertEquals(0x1234_5678_9abcL, seen.memory().get(ValueLayout.JAVA_LONG, seen.offset(index)));
+            assertThrows(IllegalArgumentException.class, () -> seen.setQuota(0, 5 * SIZE), "quotas in memory count");
+            seen.release(index);
+            assertEquals(0, pool.bytesInUse(1));
+        }
+    }
+
+    @Test
     void shouldRefuseQuotasThatTogetherExceedThePool() throws Exception {
         try (BufferPool pool = BufferPool.create("refuse", SIZE, 8, 4)) {
             pool.setQuota(0, 4 * SIZE);
