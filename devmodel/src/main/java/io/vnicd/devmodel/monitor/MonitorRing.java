@@ -36,6 +36,8 @@ public final class MonitorRing implements AutoCloseable {
     private static final VarHandle LONG = RingMemory.LONG;
     private static final VarHandle INT = RingMemory.INT;
     private static final String PATH_PREFIX = "vnicd-monitor-";
+    /** Timestamp argument meaning "when the frame is copied". */
+    public static final long NOW = Long.MIN_VALUE;
 
     private final MappedRegion region;
     private final MemorySegment memory;
@@ -138,12 +140,18 @@ public final class MonitorRing implements AutoCloseable {
         }
     }
 
-    /** Data path: copies frame[offset, offset + length) with a timestamp of now. False (counted) when full. */
+    /**
+     * Data path: copies frame[offset, offset + length) with a timestamp of now. False (counted) when full;
+     * the clock is read only once a slot is claimed, so a full ring costs the data path little.
+     */
     public boolean offer(MemorySegment frame, long offset, int length) {
-        return offer(frame, offset, length, epochOffsetNanos + System.nanoTime());
+        return offer(frame, offset, length, NOW);
     }
 
-    /** Data path, any thread: as {@link #offer(MemorySegment, long, int)} with the caller's epoch timestamp. */
+    /**
+     * Data path, any thread: as {@link #offer(MemorySegment, long, int)} with the caller's timestamp in
+     * nanoseconds since the epoch ({@link #NOW} for the time of the copy).
+     */
     public boolean offer(MemorySegment frame, long offset, int length, long timestampNanos) {
         final MemorySegment memory = this.memory;
         long position = (long) LONG.getVolatile(memory, PRODUCER_POSITION_OFFSET);
@@ -154,7 +162,8 @@ public final class MonitorRing implements AutoCloseable {
                 if (LONG.compareAndSet(memory, PRODUCER_POSITION_OFFSET, position, position + 1)) {
                     int captured = Math.min(length, snapLength);
                     MemorySegment.copy(frame, offset, memory, slot + SLOT_DATA, captured);
-                    memory.set(ValueLayout.JAVA_LONG, slot + SLOT_TIMESTAMP, timestampNanos);
+                    memory.set(ValueLayout.JAVA_LONG, slot + SLOT_TIMESTAMP,
+                            timestampNanos == NOW ? epochOffsetNanos + System.nanoTime() : timestampNanos);
                     memory.set(ValueLayout.JAVA_INT, slot + SLOT_ORIGINAL_LENGTH, length);
                     memory.set(ValueLayout.JAVA_INT, slot + SLOT_CAPTURED_LENGTH, captured);
                     LONG.setRelease(memory, slot, position + 1);
