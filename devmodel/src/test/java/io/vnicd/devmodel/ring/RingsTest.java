@@ -2,11 +2,14 @@ package io.vnicd.devmodel.ring;
 
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -38,7 +41,7 @@ class RingsTest {
         assertEquals(2, ring.fullDrops());
         assertEquals(0, ring.poll());
         assertTrue(ring.offer(99));
-        assertEquals(List4.of(1, 2, 3, 99), List4.drain(ring));
+        assertEquals(Entries.of(1, 2, 3, 99), Entries.drain(ring));
         assertEquals(RingEntry.NONE, ring.poll());
     }
 
@@ -54,7 +57,7 @@ class RingsTest {
         assertEquals(0, ring.poll());
         assertTrue(ring.offer(99));
         assertFalse(ring.offer(100));
-        assertEquals(List4.of(1, 2, 3, 99), List4.drain(ring));
+        assertEquals(Entries.of(1, 2, 3, 99), Entries.drain(ring));
         assertEquals(RingEntry.NONE, ring.poll());
         assertEquals(4, ring.fullDrops());
     }
@@ -105,17 +108,17 @@ class RingsTest {
             }, RingsTest::startThread);
         }
         long[] next = new long[producers];
-        long checksum = 0;
-        AtomicLong received = new AtomicLong();
+        long[] receivedAndSum = new long[2];
         long total = (long) producers * perProducer;
         EntryHandler handler = entry -> {
             int p = (int) (entry >>> 40);
             long i = entry & ((1L << 40) - 1);
             assertEquals(next[p], i, "each producer's entries arrive once, in its order");
             next[p]++;
-            received.incrementAndGet();
+            receivedAndSum[0]++;
+            receivedAndSum[1] += entry;
         };
-        while (received.get() < total) {
+        while (receivedAndSum[0] < total) {
             if (ring.drain(handler, 256) == 0) {
                 Thread.onSpinWait();
             }
@@ -123,11 +126,12 @@ class RingsTest {
         for (CompletableFuture<?> future : futures) {
             future.get(60, TimeUnit.SECONDS);
         }
+        long expectedSum = 0;
         for (int p = 0; p < producers; p++) {
             assertEquals(perProducer, next[p]);
-            checksum += next[p];
+            expectedSum += ((long) p << 40) * perProducer + (long) perProducer * (perProducer - 1) / 2;
         }
-        assertEquals(total, checksum);
+        assertEquals(expectedSum, receivedAndSum[1], "checksum of every entry received");
         assertEquals(total, ring.enqueued());
         assertEquals(total, ring.dequeued());
         assertEquals(ring.offered(), ring.enqueued() + ring.fullDrops());
@@ -171,10 +175,10 @@ class RingsTest {
     }
 
     @Test
-    void shouldRefuseToAttachMemoryThatIsNotARing() throws Exception {
+    void shouldRefuseToAttachMemoryThatIsNotARing() {
         OneToOneRing ring = OneToOneRing.allocate(8);
         assertTrue(ring.offer(1));
-        java.lang.foreign.MemorySegment blank = java.lang.foreign.Arena.ofAuto().allocate(4096, 8);
+        MemorySegment blank = Arena.ofAuto().allocate(4096, 8);
         assertThrows(IllegalArgumentException.class, () -> OneToOneRing.attach(blank));
         assertThrows(IllegalArgumentException.class, () -> OneToOneRing.allocate(12));
     }
@@ -185,24 +189,24 @@ class RingsTest {
         thread.start();
     }
 
-    /** Small helpers to compare ring contents without allocating in the rings themselves. */
-    private static final class List4 {
-        static java.util.List<Long> of(long... values) {
-            java.util.List<Long> list = new java.util.ArrayList<>();
+    /** Ring contents as lists, to compare in assertions. */
+    private static final class Entries {
+        static List<Long> of(long... values) {
+            List<Long> list = new ArrayList<>();
             for (long value : values) {
                 list.add(value);
             }
             return list;
         }
 
-        static java.util.List<Long> drain(OneToOneRing ring) {
-            java.util.List<Long> list = new java.util.ArrayList<>();
+        static List<Long> drain(OneToOneRing ring) {
+            List<Long> list = new ArrayList<>();
             ring.drain(list::add, Integer.MAX_VALUE);
             return list;
         }
 
-        static java.util.List<Long> drain(ManyToOneRing ring) {
-            java.util.List<Long> list = new java.util.ArrayList<>();
+        static List<Long> drain(ManyToOneRing ring) {
+            List<Long> list = new ArrayList<>();
             ring.drain(list::add, Integer.MAX_VALUE);
             return list;
         }
