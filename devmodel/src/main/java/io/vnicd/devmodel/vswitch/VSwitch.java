@@ -218,6 +218,21 @@ public final class VSwitch {
         }
     }
 
+    /**
+     * Sends a frame that entered at ingress straight out of egress, as a classifier rule steered it; counted
+     * like a switched frame (and filtered when egress is the ingress port).
+     */
+    public void forward(int ingress, int egress, MemorySegment frame, long offset, int length) {
+        PortCounters in = counters[ingress];
+        in.add(PortCounters.Counter.IN_FRAMES, 1);
+        in.add(PortCounters.Counter.IN_BYTES, length);
+        if (egress == ingress) {
+            in.add(PortCounters.Counter.FILTERED, 1);
+        } else {
+            deliver(egress, frame, offset, length);
+        }
+    }
+
     private void deliver(int port, MemorySegment frame, long offset, int length) {
         PortCounters out = counters[port];
         if (sink.deliver(port, frame, offset, length)) {

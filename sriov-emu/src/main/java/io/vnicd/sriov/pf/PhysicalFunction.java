@@ -1,5 +1,12 @@
 package io.vnicd.sriov.pf;
 
+import io.vnicd.devmodel.classify.Classifier;
+import io.vnicd.devmodel.classify.RuleSetException;
+import io.vnicd.devmodel.classify.RuleSpec;
+import io.vnicd.devmodel.classify.TableSpec;
+import io.vnicd.devmodel.dos.AttackDescriptor;
+import io.vnicd.devmodel.dos.DosContainment;
+import io.vnicd.devmodel.monitor.MonitorRing;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.nativeio.NativeException;
 import io.vnicd.virtio.datapath.DataPathAgent;
@@ -25,13 +32,33 @@ public final class PhysicalFunction implements AutoCloseable {
     private final String name;
     private final DataPathAgent agent;
     private final VSwitch vswitch;
+    private final MonitorRing monitor;
+    private final PfIngress ingress;
     private final List<VirtualFunction> vfs = new ArrayList<>();
     private VirtualFunction[] byPort = new VirtualFunction[0];
 
+    /** Monitor ring geometry: slots of this many captured bytes. */
+    public static final int MONITOR_SLOTS = 4096;
+    public static final int MONITOR_SNAP = 2048;
+    /** Default budget of the standby ring that contained (DoS) traffic shares. */
+    public static final long DEFAULT_STANDBY_FPS = 1000;
+
     public PhysicalFunction(String name) throws NativeException {
+        this(name, DEFAULT_STANDBY_FPS);
+    }
+
+    /**
+     * @param standbyFramesPerSecond frames per second the standby ring admits from contained attacks
+     */
+    public PhysicalFunction(String name, long standbyFramesPerSecond) throws NativeException {
         this.name = name;
         this.agent = new DataPathAgent(name);
         this.vswitch = new VSwitch(this::deliver);
+        // In /dev/shm so that `vnicctl capture` (another process) reads it; per process, so that two
+        // daemons (or a test next to a running daemon) never share one.
+        this.monitor = MonitorRing.create(MonitorRing.pathFor(name + "-" + ProcessHandle.current().pid()),
+                MONITOR_SLOTS, MONITOR_SNAP);
+        this.ingress = new PfIngress(vswitch, standbyFramesPerSecond, monitor);
     }
 
     /** Called by the switch on the data-path thread: hands the frame to the VF at port. */
@@ -49,7 +76,7 @@ public final class PhysicalFunction implements AutoCloseable {
             throw new IllegalStateException("switch port " + swPort + " for VF port " + port);
         }
         VirtioNetBackend device = new VirtioNetBackend(vfName, agent, queuePairs,
-                (frame, offset, length) -> vswitch.switchFrame(port, frame, offset, length));
+                (frame, offset, length) -> ingress.onFrame(port, frame, offset, length));
         VirtualFunction vf = new VirtualFunction(vfName, port, mac,
                 device, new VhostUserEndpoint(socket, mode, device, reconnect));
         if (mac >= 0) {
@@ -83,6 +110,55 @@ public final class PhysicalFunction implements AutoCloseable {
         return Collections.unmodifiableList(vfs);
     }
 
+    /**
+     * Replaces the PF's flow rules; actions name VFs ({@code vf:NAME}). A bad set is refused as a whole,
+     * every problem named, and the rules in force stay.
+     */
+    public void installRules(List<TableSpec> tables, List<RuleSpec> rules) throws RuleSetException {
+        ingress.installRules(tables, rules, this::portOf);
+    }
+
+    /** Steers these attacks to the standby ring and its budget (an empty list releases them). */
+    public void contain(List<AttackDescriptor> attacks) throws RuleSetException {
+        ingress.contain(attacks);
+    }
+
+    private int portOf(String vfName) {
+        for (VirtualFunction vf : vfs) {
+            if (vf.name().equals(vfName)) {
+                return vf.port();
+            }
+        }
+        return -1;
+    }
+
+    public Classifier classifier() {
+        return ingress.classifier();
+    }
+
+    public DosContainment dos() {
+        return ingress.dos();
+    }
+
+    public MonitorRing monitor() {
+        return monitor;
+    }
+
+    /** Frames dropped by rules or by the standby budget. */
+    public long ruleDrops() {
+        return ingress.dropped();
+    }
+
+    /** Frames steered to a VF by a rule. */
+    public long ruleSteered() {
+        return ingress.steered();
+    }
+
+    /** Frames copied (or taken) to the monitor ring by a rule. */
+    public long ruleMonitored() {
+        return ingress.monitored();
+    }
+
     public VSwitch vswitch() {
         return vswitch;
     }
@@ -97,6 +173,8 @@ public final class PhysicalFunction implements AutoCloseable {
             vf.endpoint().close();
         }
         agent.close();
+        monitor.unlink();
+        monitor.close();
         LOG.log(System.Logger.Level.INFO, () -> name + ": stopped");
     }
 }
