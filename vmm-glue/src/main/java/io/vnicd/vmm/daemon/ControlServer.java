@@ -1,6 +1,13 @@
 package io.vnicd.vmm.daemon;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
+import io.vnicd.devmodel.classify.RuleSetException;
+import io.vnicd.devmodel.classify.RuleSpec;
+import io.vnicd.devmodel.classify.TableSpec;
+import io.vnicd.devmodel.dos.AttackDescriptor;
+import io.vnicd.sriov.pf.PhysicalFunction;
+import java.util.List;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -86,15 +93,60 @@ final class ControlServer implements AutoCloseable {
             String command = request.path("command").asText("");
             return switch (command) {
                 case "status" -> StatusReport.of(vnicd).put("ok", true);
+                case "rules" -> rules(request);
+                case "contain" -> contain(request);
                 case "" -> error("the request has no \"command\"");
-                default -> error("unknown command '" + command + "' (known: status)");
+                default -> error("unknown command '" + command + "' (known: status, rules, contain)");
             };
         } catch (IOException e) {
             return error("the request is not JSON: " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return error("the request does not fit: " + e.getMessage());
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "control request failed", e);
             return error("internal error: " + e);
         }
+    }
+
+    private PhysicalFunction pf(JsonNode request) {
+        String name = request.path("pf").asText(vnicd.physicalFunctions().getFirst().name());
+        return vnicd.physicalFunction(name);
+    }
+
+    /** {"command":"rules","pf":"pf0","tables":[...],"rules":[...]}: replaces the PF's rules, or changes nothing. */
+    private ObjectNode rules(JsonNode request) throws IOException {
+        PhysicalFunction pf = pf(request);
+        if (pf == null) {
+            return error("no PF '" + request.path("pf").asText() + "'");
+        }
+        List<TableSpec> tables = JSON.convertValue(request.path("tables").isMissingNode() ? JSON.createArrayNode()
+                : request.get("tables"), new TypeReference<List<TableSpec>>() { });
+        List<RuleSpec> rules = JSON.convertValue(request.path("rules").isMissingNode() ? JSON.createArrayNode()
+                : request.get("rules"), new TypeReference<List<RuleSpec>>() { });
+        try {
+            pf.installRules(tables, rules);
+        } catch (RuleSetException e) {
+            return error(pf.name() + ": rules refused, the rules in force stay: " + e.getMessage());
+        }
+        LOG.log(System.Logger.Level.INFO, () -> pf.name() + ": " + rules.size() + " rule(s) installed over the control socket");
+        return JSON.createObjectNode().put("ok", true).put("rules", rules.size());
+    }
+
+    /** {"command":"contain","pf":"pf0","attacks":[...]}: contains these attacks (an empty list releases them). */
+    private ObjectNode contain(JsonNode request) {
+        PhysicalFunction pf = pf(request);
+        if (pf == null) {
+            return error("no PF '" + request.path("pf").asText() + "'");
+        }
+        List<AttackDescriptor> attacks = JSON.convertValue(request.path("attacks").isMissingNode() ? JSON.createArrayNode()
+                : request.get("attacks"), new TypeReference<List<AttackDescriptor>>() { });
+        try {
+            pf.contain(attacks);
+        } catch (RuleSetException e) {
+            return error(pf.name() + ": attacks refused, the containment in force stays: " + e.getMessage());
+        }
+        LOG.log(System.Logger.Level.INFO, () -> pf.name() + ": containing " + attacks.size() + " attack(s)");
+        return JSON.createObjectNode().put("ok", true).put("attacks", attacks.size());
     }
 
     private static ObjectNode error(String message) {

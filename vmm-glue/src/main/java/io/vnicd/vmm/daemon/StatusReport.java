@@ -3,6 +3,8 @@ package io.vnicd.vmm.daemon;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vnicd.devmodel.classify.FlowEntry;
+import io.vnicd.devmodel.classify.FlowTable;
 import io.vnicd.devmodel.vswitch.MacAddress;
 import io.vnicd.devmodel.vswitch.PortCounters;
 import io.vnicd.devmodel.vswitch.VSwitch;
@@ -42,6 +44,21 @@ final class StatusReport {
                         .put("port", sw.portName(e.port())).put("static", e.isStatic())
                         .put("idleSeconds", e.idleNanos() / 1_000_000_000L);
             }
+            ObjectNode rules = p.putObject("rules");
+            rules.put("dropped", pf.ruleDrops()).put("steered", pf.ruleSteered()).put("monitored", pf.ruleMonitored());
+            ArrayNode hits = rules.putArray("entries");
+            for (FlowTable t : pf.classifier().ruleSet().tables()) {
+                for (FlowEntry e : t.entries()) {
+                    hits.addObject().put("table", t.name()).put("rule", e.name()).put("hits", e.hits());
+                }
+                hits.addObject().put("table", t.name()).put("rule", "(miss)").put("hits", t.misses());
+            }
+            ObjectNode dos = p.putObject("dos");
+            dos.put("attacks", pf.dos().attacks().size()).put("matched", pf.dos().matched())
+                    .put("admitted", pf.dos().admitted()).put("dropped", pf.dos().dropped());
+            ObjectNode mon = p.putObject("monitor");
+            mon.put("ring", pf.monitor().path().toString()).put("captured", pf.monitor().captured())
+                    .put("dropped", pf.monitor().dropped());
             ArrayNode vfs = p.putArray("vfs");
             for (VirtualFunction vf : pf.virtualFunctions()) {
                 vfs.add(vf(vf, sw));

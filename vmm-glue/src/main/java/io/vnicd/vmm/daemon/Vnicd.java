@@ -1,6 +1,7 @@
 package io.vnicd.vmm.daemon;
 
 import io.vnicd.devmodel.vswitch.MacAddress;
+import io.vnicd.devmodel.classify.RuleSetException;
 import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
 import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
@@ -33,7 +34,8 @@ public final class Vnicd implements AutoCloseable {
         try {
             Duration reconnect = Duration.ofMillis(config.reconnectMillisOrDefault());
             for (VnicdConfig.PfConfig pc : config.physicalFunctions()) {
-                PhysicalFunction pf = new PhysicalFunction(pc.name());
+                PhysicalFunction pf = new PhysicalFunction(pc.name(),
+                        pc.dos() == null ? PhysicalFunction.DEFAULT_STANDBY_FPS : pc.dos().standbyOrDefault());
                 pfs.add(pf);
                 for (VnicdConfig.VfConfig vc : pc.virtualFunctions()) {
                     Path socket = Path.of(vc.socket());
@@ -43,6 +45,16 @@ public final class Vnicd implements AutoCloseable {
                     pf.addVirtualFunction(vc.name(), socket,
                             vc.clientMode() ? VhostUserEndpoint.Mode.CLIENT : VhostUserEndpoint.Mode.SERVER,
                             vc.queuePairsOrDefault(), vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), reconnect);
+                }
+                try {
+                    if (!pc.rulesOrEmpty().isEmpty() || !pc.tablesOrEmpty().isEmpty()) {
+                        pf.installRules(pc.tablesOrEmpty(), pc.rulesOrEmpty());
+                    }
+                    if (pc.dos() != null && !pc.dos().attacksOrEmpty().isEmpty()) {
+                        pf.contain(pc.dos().attacksOrEmpty());
+                    }
+                } catch (RuleSetException e) {
+                    throw new IllegalArgumentException(pc.name() + ": " + e.getMessage(), e);
                 }
                 pf.start();
             }
@@ -67,6 +79,16 @@ public final class Vnicd implements AutoCloseable {
 
     public List<PhysicalFunction> physicalFunctions() {
         return pfs;
+    }
+
+    /** The PF called name, or null. */
+    public PhysicalFunction physicalFunction(String name) {
+        for (PhysicalFunction pf : pfs) {
+            if (pf.name().equals(name)) {
+                return pf;
+            }
+        }
+        return null;
     }
 
     public VnicdConfig config() {

@@ -1,6 +1,9 @@
 package io.vnicd.vmm.daemon;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.vnicd.devmodel.classify.RuleSpec;
+import io.vnicd.devmodel.classify.TableSpec;
+import io.vnicd.devmodel.dos.AttackDescriptor;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -33,9 +36,44 @@ public record VnicdConfig(
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,31}");
     private static final Pattern MAC = Pattern.compile("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
 
-    /** One emulated physical function and its virtual functions, joined by its embedded switch. */
+    /**
+     * One emulated physical function and its virtual functions, joined by its embedded switch.
+     *
+     * @param tables flow tables besides "root" (each with an optional miss action)
+     * @param rules  flow rules applied to every frame a VF transmits, before the switch
+     * @param dos    DoS containment: the standby budget and the attacks contained from the start
+     */
     public record PfConfig(@JsonProperty("name") String name,
-                           @JsonProperty("virtualFunctions") List<VfConfig> virtualFunctions) {
+                           @JsonProperty("virtualFunctions") List<VfConfig> virtualFunctions,
+                           @JsonProperty("tables") List<TableSpec> tables,
+                           @JsonProperty("rules") List<RuleSpec> rules,
+                           @JsonProperty("dos") DosConfig dos) {
+        public PfConfig(String name, List<VfConfig> virtualFunctions) {
+            this(name, virtualFunctions, null, null, null);
+        }
+
+        public List<TableSpec> tablesOrEmpty() {
+            return tables == null ? List.of() : tables;
+        }
+
+        public List<RuleSpec> rulesOrEmpty() {
+            return rules == null ? List.of() : rules;
+        }
+    }
+
+    /**
+     * @param standbyFramesPerSecond what the standby ring admits of contained traffic (default 1000)
+     * @param attacks                attacks contained from the start
+     */
+    public record DosConfig(@JsonProperty("standbyFramesPerSecond") Long standbyFramesPerSecond,
+                            @JsonProperty("attacks") List<AttackDescriptor> attacks) {
+        public long standbyOrDefault() {
+            return standbyFramesPerSecond == null ? 1000 : standbyFramesPerSecond;
+        }
+
+        public List<AttackDescriptor> attacksOrEmpty() {
+            return attacks == null ? List.of() : attacks;
+        }
     }
 
     /**
@@ -91,6 +129,9 @@ public record VnicdConfig(
                 continue;
             }
             checkName(problems, where, pf.name(), names);
+            if (pf.dos() != null && pf.dos().standbyFramesPerSecond() != null && pf.dos().standbyFramesPerSecond() < 1) {
+                problems.add(where + " (" + pf.name() + "): dos.standbyFramesPerSecond must be at least 1");
+            }
             if (pf.virtualFunctions() == null || pf.virtualFunctions().isEmpty()) {
                 problems.add(where + " (" + pf.name() + "): virtualFunctions: at least one VF is needed");
                 continue;
