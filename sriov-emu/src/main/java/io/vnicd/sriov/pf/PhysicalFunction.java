@@ -67,11 +67,22 @@ public final class PhysicalFunction implements AutoCloseable {
         return port < ports.length && ports[port] != null && ports[port].device().receive(frame, offset, length);
     }
 
-    /** Adds a VF before {@link #start()}. */
+    /** Adds an untagged VF before {@link #start()}. */
+    public VirtualFunction addVirtualFunction(String vfName, Path socket, VhostUserEndpoint.Mode mode,
+                                              int queuePairs, long mac, Duration reconnect) {
+        return addVirtualFunction(vfName, socket, mode, queuePairs, mac, 0, reconnect);
+    }
+
+    /**
+     * Adds a VF before {@link #start()}.
+     *
+     * @param mac  pinned to the VF in the switch, or -1 to learn it
+     * @param vlan the VF's port VLAN (0 untagged): it switches only with VFs of the same VLAN
+     */
     public synchronized VirtualFunction addVirtualFunction(String vfName, Path socket, VhostUserEndpoint.Mode mode,
-                                                           int queuePairs, long mac, Duration reconnect) {
+                                                           int queuePairs, long mac, int vlan, Duration reconnect) {
         int port = vfs.size();
-        int swPort = vswitch.addPort(vfName);
+        int swPort = vswitch.addPort(vfName, vlan);
         if (swPort != port) {
             throw new IllegalStateException("switch port " + swPort + " for VF port " + port);
         }
@@ -80,7 +91,7 @@ public final class PhysicalFunction implements AutoCloseable {
         VirtualFunction vf = new VirtualFunction(vfName, port, mac,
                 device, new VhostUserEndpoint(socket, mode, device, reconnect));
         if (mac >= 0) {
-            vswitch.addStaticEntry(mac, 0, port);
+            vswitch.addStaticEntry(mac, vlan, port);
         }
         vfs.add(vf);
         byPort = vfs.toArray(new VirtualFunction[0]);

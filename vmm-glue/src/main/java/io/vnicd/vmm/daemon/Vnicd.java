@@ -44,7 +44,7 @@ public final class Vnicd implements AutoCloseable {
                     }
                     pf.addVirtualFunction(vc.name(), socket,
                             vc.clientMode() ? VhostUserEndpoint.Mode.CLIENT : VhostUserEndpoint.Mode.SERVER,
-                            vc.queuePairsOrDefault(), vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), reconnect);
+                            vc.queuePairsOrDefault(), vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), vc.vlanOrDefault(), reconnect);
                 }
                 try {
                     if (!pc.rulesOrEmpty().isEmpty() || !pc.tablesOrEmpty().isEmpty()) {

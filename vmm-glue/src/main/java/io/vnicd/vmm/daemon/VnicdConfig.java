@@ -82,12 +82,23 @@ public record VnicdConfig(
      * @param mode       "server" (vnicd listens; default) or "client" (vnicd connects and reconnects)
      * @param queuePairs queue pairs offered (multiqueue), 1 to {@link #MAX_QUEUE_PAIRS}; default 1
      * @param mac        the VF's administratively set MAC, pinned in the switch; optional (learned otherwise)
+     * @param vlan       the VF's port VLAN, 0..4094; VFs switch only within their VLAN
      */
     public record VfConfig(@JsonProperty("name") String name,
                            @JsonProperty("socket") String socket,
                            @JsonProperty("mode") String mode,
                            @JsonProperty("queuePairs") Integer queuePairs,
-                           @JsonProperty("mac") String mac) {
+                           @JsonProperty("mac") String mac,
+                           @JsonProperty("vlan") Integer vlan) {
+        public VfConfig(String name, String socket, String mode, Integer queuePairs, String mac) {
+            this(name, socket, mode, queuePairs, mac, null);
+        }
+
+        /** The VF's port VLAN in the switch (0 = untagged, the default): it reaches only VFs of its VLAN. */
+        public int vlanOrDefault() {
+            return vlan == null ? 0 : vlan;
+        }
+
         public boolean clientMode() {
             return "client".equals(mode);
         }
@@ -153,6 +164,9 @@ public record VnicdConfig(
                 }
                 if (vf.mode() != null && !vf.mode().equals("server") && !vf.mode().equals("client")) {
                     problems.add(at + " (" + vf.name() + "): mode '" + vf.mode() + "' is neither server nor client");
+                }
+                if (vf.vlan() != null && (vf.vlan() < 0 || vf.vlan() > 4094)) {
+                    problems.add(at + " (" + vf.name() + "): vlan " + vf.vlan() + " is outside 0..4094");
                 }
                 if (vf.queuePairs() != null && (vf.queuePairs() < 1 || vf.queuePairs() > MAX_QUEUE_PAIRS)) {
                     problems.add(at + " (" + vf.name() + "): queuePairs " + vf.queuePairs() + " is outside 1.." + MAX_QUEUE_PAIRS);
