@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Builds the vnicd test guest from Debian packages only: the installed linux-image kernel and an
+# initramfs (cpio newc, gzip) holding busybox-static, the NIC modules and guests/init.
+#
+# Usage: guests/build.sh            (cached under guests/build/; rebuilt when an input changes)
+#        VNICD_GUEST_KVER=6.1.0-56-amd64 guests/build.sh   to pick a kernel
+#        guests/build.sh --force    to rebuild
+# Prints, on stdout and nothing else, two lines a shell can eval and a program can parse:
+#   VNICD_GUEST_KERNEL=/abs/path/vmlinuz
+#   VNICD_GUEST_INITRD=/abs/path/initramfs.gz
+# Needs: linux-image-amd64, busybox-static, cpio, gzip (and xz/zstd for compressed modules).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BUILD="$HERE/build"
+FORCE=0
+[ "${1:-}" = "--force" ] && FORCE=1
+
+die() { echo "guests/build.sh: $*" >&2; exit 1; }
+log() { echo "guests/build.sh: $*" >&2; }
+
+# The modules the guest loads; their dependencies are added from modinfo, in load order.
+WANTED=(virtio_pci virtio_net bonding)
+
+pick_kernel() {
+    if [ -n "${VNICD_GUEST_KVER:-}" ]; then
+        echo "$VNICD_GUEST_KVER"
+        return
+    fi
+    local v best=""
+    for v in $(ls /boot/vmlinuz-*-amd64 2>/dev/null | sed 's|^/boot/vmlinuz-||' | sort -V); do
+        [ -d "/lib/modules/$v" ] && best="$v"
+    done
+    [ -n "$best" ] || die "no /boot/vmlinuz-*-amd64 with /lib/modules/<version>: apt-get install linux-image-amd64"
+    echo "$best"
+}
+
+KVER="$(pick_kernel)"
+KERNEL_SRC="/boot/vmlinuz-$KVER"
+MODDIR="/lib/modules/$KVER"
+BUSYBOX="$(command -v busybox 2>/dev/null || true)"
+[ -x /bin/busybox ] && BUSYBOX=/bin/busybox
+[ -r "$KERNEL_SRC" ] || die "cannot read $KERNEL_SRC"
+[ -n "$BUSYBOX" ] || die "no busybox: apt-get install busybox-static"
+file_is_static() { ! LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'INTERP'; }
+if command -v readelf >/dev/null && ! file_is_static "$BUSYBOX"; then
+    die "$BUSYBOX is dynamically linked: apt-get install busybox-static"
+fi
+for tool in cpio gzip modinfo; do
+    command -v "$tool" >/dev/null || die "missing $tool"
+done
+
+OUT="$BUILD/$KVER"
+KERNEL="$OUT/vmlinuz"
+INITRD="$OUT/initramfs.gz"
+
+# Cache key: everything the image is made of.
+key() {
+    {
+        echo "$KVER"
+        stat -c '%s %Y' "$KERNEL_SRC" "$BUSYBOX"
+        sha256sum "$HERE/init" "${BASH_SOURCE[0]}"
+        echo "${WANTED[*]}"
+    } | sha256sum | cut -d' ' -f1
+}
+KEY="$(key)"
+
+if [ "$FORCE" = 0 ] && [ -f "$OUT/key" ] && [ "$(cat "$OUT/key")" = "$KEY" ] && [ -f "$KERNEL" ] && [ -f "$INITRD" ]; then
+    echo "VNICD_GUEST_KERNEL=$KERNEL"
+    echo "VNICD_GUEST_INITRD=$INITRD"
+    exit 0
+fi
+
+log "building guest for kernel $KVER"
+# The path of a module file by name, from modules.dep when depmod has run, else by search.
+module_file() {
+    local name="$1" f
+    if [ -f "$MODDIR/modules.dep" ]; then
+        f="$(grep -E "(^|/)${name}\.ko(\.xz|\.zst|\.gz)?:" "$MODDIR/modules.dep" | head -1 | cut -d: -f1)"
+        [ -n "$f" ] && { echo "$MODDIR/$f"; return; }
+    fi
+    f="$(find "$MODDIR/kernel" -name "${name}.ko" -o -name "${name}.ko.xz" -o -name "${name}.ko.zst" -o -name "${name}.ko.gz" | head -1)"
+    [ -n "$f" ] || die "module $name not found under $MODDIR (built in? check /boot/config-$KVER)"
+    echo "$f"
+}
+
+ORDER=()
+declare -A SEEN=()
+# Depth-first: dependencies before the module itself.
+visit() {
+    local name="$1" file dep
+    [ -n "${SEEN[$name]:-}" ] && return
+    SEEN[$name]=1
+    if grep -qE "/${name}\.ko" "$MODDIR/modules.builtin" 2>/dev/null; then
+        return
+    fi
+    file="$(module_file "$name")"
+    for dep in $(modinfo -F depends "$file" | tr , ' '); do
+        visit "${dep//-/_}"
+    done
+    ORDER+=("$name")
+}
+for m in "${WANTED[@]}"; do visit "$m"; done
+
+STAGE="$(mktemp -d "${TMPDIR:-/tmp}/vnicd-guest.XXXXXX")"
+trap 'rm -rf "$STAGE"' EXIT
+mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,lib/modules}
+cp "$BUSYBOX" "$STAGE/bin/busybox"
+# One symlink per applet, at the path busybox says it belongs.
+for applet in $("$BUSYBOX" --list-full); do
+    [ "$applet" = bin/busybox ] && continue
+    mkdir -p "$STAGE/$(dirname "$applet")"
+    ln -sf /bin/busybox "$STAGE/$applet"
+done
+ln -sf /bin/busybox "$STAGE/bin/sh"
+install -m 0755 "$HERE/init" "$STAGE/init"
+if [ "$(id -u)" = 0 ]; then
+    mknod -m 600 "$STAGE/dev/console" c 5 1
+    mknod -m 666 "$STAGE/dev/null" c 1 3
+fi
+
+: >"$STAGE/lib/modules/load-order"
+for m in "${ORDER[@]}"; do
+    f="$(module_file "$m")"
+    case "$f" in
+        *.ko.xz) xz -dc "$f" >"$STAGE/lib/modules/$m.ko" ;;
+        *.ko.zst) zstd -qdc "$f" >"$STAGE/lib/modules/$m.ko" ;;
+        *.ko.gz) gzip -dc "$f" >"$STAGE/lib/modules/$m.ko" ;;
+        *) cp "$f" "$STAGE/lib/modules/$m.ko" ;;
+    esac
+    echo "$m" >>"$STAGE/lib/modules/load-order"
+done
+log "modules in load order: ${ORDER[*]}"
+
+mkdir -p "$OUT"
+cp "$KERNEL_SRC" "$KERNEL.tmp" && mv "$KERNEL.tmp" "$KERNEL"
+(cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -6 >"$INITRD.tmp"
+mv "$INITRD.tmp" "$INITRD"
+echo "$KEY" >"$OUT/key"
+log "initramfs $(du -h "$INITRD" | cut -f1)"
+
+echo "VNICD_GUEST_KERNEL=$KERNEL"
+echo "VNICD_GUEST_INITRD=$INITRD"
