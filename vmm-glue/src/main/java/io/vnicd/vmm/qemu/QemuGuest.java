@@ -139,7 +139,7 @@ public final class QemuGuest implements AutoCloseable {
 
     /** Waits for a console line containing text and returns the line. */
     public String awaitConsole(String text, Duration timeout) throws QemuException {
-        return awaitLine(Pattern.compile(Pattern.quote(text)), timeout);
+        return awaitLine(Pattern.compile(Pattern.quote(text)), 1, timeout);
     }
 
     /**
@@ -148,28 +148,41 @@ public final class QemuGuest implements AutoCloseable {
      * @throws QemuException when QEMU exits first or the timeout passes, with the console tail and QEMU's output
      */
     public Matcher awaitConsole(Pattern pattern, Duration timeout) throws QemuException {
-        Matcher m = pattern.matcher(awaitLine(pattern, timeout));
+        return awaitConsole(pattern, 1, timeout);
+    }
+
+    /**
+     * Waits for the nth console line (1 for the first) in which pattern is found, for jobs that print the same
+     * kind of result more than once (a ping before and after a failover), and returns its match.
+     */
+    public Matcher awaitConsole(Pattern pattern, int nth, Duration timeout) throws QemuException {
+        if (nth < 1) {
+            throw new IllegalArgumentException("nth counts from 1: " + nth);
+        }
+        Matcher m = pattern.matcher(awaitLine(pattern, nth, timeout));
         if (!m.find()) {
             throw new IllegalStateException("pattern matched a line once but not twice: " + pattern);
         }
         return m;
     }
 
-    private String awaitLine(Pattern pattern, Duration timeout) throws QemuException {
+    private String awaitLine(Pattern pattern, int nth, Duration timeout) throws QemuException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             boolean alive = process.isAlive();
+            int seen = 0;
             for (String line : consoleLines()) {
-                if (pattern.matcher(line).find()) {
+                if (pattern.matcher(line).find() && ++seen == nth) {
                     return line;
                 }
             }
             if (!alive) {
                 throw new QemuException(describe(launcher, process, "QEMU exited with code " + process.exitValue()
-                        + " before the console showed /" + pattern + "/"));
+                        + " before the console showed /" + pattern + "/" + (nth > 1 ? " " + nth + " times" : "")));
             }
             if (System.nanoTime() - deadline > 0) {
-                throw new QemuException(describe(launcher, process, "no console line matching /" + pattern + "/ within " + timeout));
+                throw new QemuException(describe(launcher, process, "no console line matching /" + pattern + "/"
+                        + (nth > 1 ? " " + nth + " times" : "") + " within " + timeout));
             }
             try {
                 Thread.sleep(100);
