@@ -19,8 +19,10 @@ FORCE=0
 die() { echo "guests/build.sh: $*" >&2; exit 1; }
 log() { echo "guests/build.sh: $*" >&2; }
 
-# The modules the guest loads; their dependencies are added from modinfo, in load order.
-WANTED=(virtio_pci virtio_net bonding)
+# The modules the guest loads, by feature: "nic" always, "bond" and "vlan" only when the job asks for them.
+# Dependencies are added from modinfo, in load order.
+declare -A WANTED=([nic]="virtio_pci virtio_net" [bond]="bonding" [vlan]="8021q")
+FEATURES=(nic bond vlan)
 
 pick_kernel() {
     if [ -n "${VNICD_GUEST_KVER:-}" ]; then
@@ -60,7 +62,7 @@ key() {
         echo "$KVER"
         stat -c '%s %Y' "$KERNEL_SRC" "$BUSYBOX"
         cat "$HERE/init" "$HERE/build.sh" | sha256sum
-        echo "${WANTED[*]}"
+        for f in "${FEATURES[@]}"; do echo "$f ${WANTED[$f]}"; done
     } | sha256sum | cut -d' ' -f1
 }
 KEY="$(key)"
@@ -85,6 +87,7 @@ module_file() {
 }
 
 ORDER=()
+LINES=()
 declare -A SEEN=()
 # Depth-first: dependencies before the module itself.
 visit() {
@@ -100,7 +103,13 @@ visit() {
     done
     ORDER+=("$name")
 }
-for m in "${WANTED[@]}"; do visit "$m"; done
+# One "feature module" line per module; a module shared by two features is listed under both.
+for f in "${FEATURES[@]}"; do
+    ORDER=()
+    SEEN=()
+    for m in ${WANTED[$f]}; do visit "$m"; done
+    for m in "${ORDER[@]}"; do LINES+=("$f $m"); done
+done
 
 STAGE="$(mktemp -d "${TMPDIR:-/tmp}/vnicd-guest.XXXXXX")"
 trap 'rm -rf "$STAGE"' EXIT
@@ -116,7 +125,10 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 : >"$STAGE/lib/modules/load-order"
-for m in "${ORDER[@]}"; do
+for line in "${LINES[@]}"; do
+    m="${line#* }"
+    echo "$line" >>"$STAGE/lib/modules/load-order"
+    [ -f "$STAGE/lib/modules/$m.ko" ] && continue
     f="$(module_file "$m")"
     case "$f" in
         *.ko.xz) xz -dc "$f" >"$STAGE/lib/modules/$m.ko" ;;
@@ -124,9 +136,8 @@ for m in "${ORDER[@]}"; do
         *.ko.gz) gzip -dc "$f" >"$STAGE/lib/modules/$m.ko" ;;
         *) cp "$f" "$STAGE/lib/modules/$m.ko" ;;
     esac
-    echo "$m" >>"$STAGE/lib/modules/load-order"
 done
-log "modules in load order: ${ORDER[*]}"
+log "modules in load order: ${LINES[*]}"
 
 mkdir -p "$OUT"
 cp "$KERNEL_SRC" "$KERNEL.tmp" && mv "$KERNEL.tmp" "$KERNEL"

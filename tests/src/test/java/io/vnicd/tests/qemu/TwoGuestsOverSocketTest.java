@@ -30,20 +30,23 @@ class TwoGuestsOverSocketTest {
     Path dir;
 
     @Test
-    void shouldPingAndStreamKnownBytesIntactBetweenTwoGuests() throws Exception {
+    void shouldPingPlainAndOverVlanAndStreamKnownBytesIntactBetweenTwoGuests() throws Exception {
         int port = TestGuests.freePort();
         try (QemuGuest receiver = TestGuests.guest(dir, "rx")
                 .nic(QemuNic.socketListen("nic0", "52:54:00:00:00:01", port))
-                .kernelArgs("vnicd.ip=eth0:10.0.0.1/24", "vnicd.run=tcp-recv:5001", "vnicd.run=respond:2")
+                .kernelArgs("vnicd.ip=eth0:10.0.0.1/24", "vnicd.vlan=eth0:100:10.0.100.1/24", "vnicd.run=tcp-recv:5001",
+                        "vnicd.run=respond:2")
                 .build().start()) {
             TestGuests.awaitListening(port, Duration.ofSeconds(20));
             try (QemuGuest sender = TestGuests.guest(dir, "tx")
                     .nic(QemuNic.socketConnect("nic0", "52:54:00:00:00:02", port))
-                    .kernelArgs("vnicd.ip=eth0:10.0.0.2/24", "vnicd.run=ping:10.0.0.1:5",
-                            "vnicd.run=tcp-send:10.0.0.1:5001:" + BYTES)
+                    .kernelArgs("vnicd.ip=eth0:10.0.0.2/24", "vnicd.vlan=eth0:100:10.0.100.2/24", "vnicd.run=ping:10.0.0.1:5",
+                            "vnicd.run=ping:10.0.100.1:3:1400", "vnicd.run=tcp-send:10.0.0.1:5001:" + BYTES)
                     .build().start()) {
 
                 Matcher ping = sender.awaitConsole(Pattern.compile("result ping target=10.0.0.1 sent=(\\d+) received=(\\d+)"),
+                        TestGuests.BOOT);
+                Matcher vlanPing = sender.awaitConsole(Pattern.compile("result ping target=10.0.100.1 sent=(\\d+) received=(\\d+)"),
                         TestGuests.BOOT);
                 Matcher sent = sender.awaitConsole(Pattern.compile("result tcp-send bytes=(\\d+) md5=(\\w+) rc=(\\d+)"),
                         TestGuests.BOOT);
@@ -52,6 +55,7 @@ class TwoGuestsOverSocketTest {
 
                 assertEquals("5", ping.group(1));
                 assertEquals("5", ping.group(2), "all pings answered");
+                assertEquals("3", vlanPing.group(2), "1400-byte pings answered over VLAN 100");
                 assertEquals("0", sent.group(3), "nc sent without error");
                 assertEquals(String.valueOf(BYTES), received.group(1));
                 assertEquals(expectedMd5(), received.group(2), "the stream arrived intact");
