@@ -54,7 +54,7 @@ public final class QemuGuest implements AutoCloseable {
             }
             if (Files.exists(launcher.qmpSocket())) {
                 try {
-                    return new QemuGuest(launcher, process, QmpClient.connect(launcher.qmpSocket(), Duration.ofMillis(500)));
+                    return new QemuGuest(launcher, process, QmpClient.connect(launcher.qmpSocket(), Duration.ofSeconds(2)));
                 } catch (IOException e) {
                     last = e;
                 }
@@ -68,7 +68,7 @@ public final class QemuGuest implements AutoCloseable {
         }
         kill(process);
         QemuException failure = new QemuException(describe(launcher, process, "QMP did not answer on " + launcher.qmpSocket()
-                + " within " + QMP_CONNECT_TIMEOUT));
+                + " within " + QMP_CONNECT_TIMEOUT + " (a vhost-user NIC with reconnect holds QEMU's start until its backend listens)"));
         if (last != null) {
             failure.initCause(last);
         }
@@ -221,7 +221,8 @@ public final class QemuGuest implements AutoCloseable {
             bus = launcher.hotplugBus(hotplugged);
         }
         if (nic.isVhostUser()) {
-            qmp.chardevAddUnixSocket(nic.chardevId(), nic.socketPath(), nic.kind() == QemuNic.Kind.VHOST_USER_SERVER);
+            qmp.chardevAddUnixSocket(nic.chardevId(), nic.socketPath(), nic.kind() == QemuNic.Kind.VHOST_USER_SERVER,
+                    nic.reconnectSeconds());
         }
         qmp.netdevAdd(nic.netdevType(), nic.netdevId(), nic.netdevProperties());
         qmp.deviceAdd("virtio-net-pci", nic.id(), nic.deviceProperties(bus));

@@ -25,9 +25,13 @@ import java.util.Objects;
  * @param port the TCP or UDP port (socket kinds only)
  * @param localPort the local UDP port (UDP kind only)
  * @param queuePairs number of queue pairs (vhost-user only; 1 unless multiqueue)
+ * @param reconnectSeconds for {@link Kind#VHOST_USER_CLIENT}: when non-zero QEMU, instead of exiting at start
+ *     when the backend is not listening yet, retries every this many seconds (QEMU 7.2 blocks its start, QMP
+ *     included, until it connects), and reconnects as often after the backend goes away, so a restarted vnicd
+ *     gets its guests back; 0 means connect once, at start
  */
 public record QemuNic(String id, String mac, Kind kind, Path socketPath, String host, int port, int localPort,
-                      int queuePairs) {
+                      int queuePairs, int reconnectSeconds) {
 
     /** The kinds of backend. */
     public enum Kind {
@@ -56,36 +60,48 @@ public record QemuNic(String id, String mac, Kind kind, Path socketPath, String 
         if (queuePairs < 1) {
             throw new IllegalArgumentException("queuePairs must be at least 1: " + queuePairs);
         }
+        if (reconnectSeconds < 0 || (reconnectSeconds > 0 && kind != Kind.VHOST_USER_CLIENT)) {
+            throw new IllegalArgumentException("reconnect applies to vhost-user client NICs only, in seconds >= 0: "
+                    + reconnectSeconds + " for " + kind);
+        }
+        if ((kind == Kind.VHOST_USER_CLIENT || kind == Kind.VHOST_USER_SERVER) && socketPath == null) {
+            throw new IllegalArgumentException("a vhost-user NIC needs a socket path");
+        }
     }
 
     /** A VF served by vnicd: QEMU connects to the vhost-user socket vnicd listens on. */
     public static QemuNic vhostUser(String id, String mac, Path socket) {
-        return new QemuNic(id, mac, Kind.VHOST_USER_CLIENT, socket, null, 0, 0, 1);
+        return new QemuNic(id, mac, Kind.VHOST_USER_CLIENT, socket, null, 0, 0, 1, 0);
     }
 
     /** A VF whose backend connects to QEMU: QEMU listens on socket without waiting for the backend at start. */
     public static QemuNic vhostUserServer(String id, String mac, Path socket) {
-        return new QemuNic(id, mac, Kind.VHOST_USER_SERVER, socket, null, 0, 0, 1);
+        return new QemuNic(id, mac, Kind.VHOST_USER_SERVER, socket, null, 0, 0, 1, 0);
     }
 
     /** A NIC whose wire is a TCP stream QEMU listens for on 127.0.0.1:port. */
     public static QemuNic socketListen(String id, String mac, int port) {
-        return new QemuNic(id, mac, Kind.SOCKET_LISTEN, null, "127.0.0.1", port, 0, 1);
+        return new QemuNic(id, mac, Kind.SOCKET_LISTEN, null, "127.0.0.1", port, 0, 1, 0);
     }
 
     /** A NIC whose wire is a TCP stream to a guest listening on 127.0.0.1:port. */
     public static QemuNic socketConnect(String id, String mac, int port) {
-        return new QemuNic(id, mac, Kind.SOCKET_CONNECT, null, "127.0.0.1", port, 0, 1);
+        return new QemuNic(id, mac, Kind.SOCKET_CONNECT, null, "127.0.0.1", port, 0, 1, 0);
     }
 
     /** A NIC whose wire is UDP datagrams between 127.0.0.1:localPort and 127.0.0.1:remotePort. */
     public static QemuNic socketUdp(String id, String mac, int localPort, int remotePort) {
-        return new QemuNic(id, mac, Kind.SOCKET_UDP, null, "127.0.0.1", remotePort, localPort, 1);
+        return new QemuNic(id, mac, Kind.SOCKET_UDP, null, "127.0.0.1", remotePort, localPort, 1, 0);
     }
 
     /** The same NIC with several queue pairs (vhost-user only; the guest sees a multiqueue virtio-net). */
     public QemuNic withQueuePairs(int pairs) {
-        return new QemuNic(id, mac, kind, socketPath, host, port, localPort, pairs);
+        return new QemuNic(id, mac, kind, socketPath, host, port, localPort, pairs, reconnectSeconds);
+    }
+
+    /** The same vhost-user client NIC, reconnecting to its backend after seconds when the backend goes away. */
+    public QemuNic withReconnect(int seconds) {
+        return new QemuNic(id, mac, kind, socketPath, host, port, localPort, queuePairs, seconds);
     }
 
     /** The netdev id: what {@code set_link} and {@code netdev_del} take. */
@@ -114,6 +130,8 @@ public record QemuNic(String id, String mac, Kind kind, Path socketPath, String 
             String chardev = "socket,id=" + chardevId() + ",path=" + QemuLauncher.escape(socketPath.toString());
             if (kind == Kind.VHOST_USER_SERVER) {
                 chardev += ",server=on,wait=off";
+            } else if (reconnectSeconds > 0) {
+                chardev += ",reconnect=" + reconnectSeconds;
             }
             args.add("-chardev");
             args.add(chardev);

@@ -73,11 +73,29 @@ public final class QmpClient implements AutoCloseable {
         }
     }
 
-    private QmpClient(Path socketPath, SocketChannel channel) throws IOException {
+    private QmpClient(Path socketPath, SocketChannel channel, Duration greetingTimeout) throws IOException {
         this.socketPath = socketPath;
         this.channel = channel;
         this.reader = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
-        String line = reader.readLine();
+        // QEMU accepts on the QMP socket before its main loop runs (e.g. while a vhost-user chardev waits for its
+        // backend) and greets only then; a socket channel has no read timeout, so a watchdog closes it.
+        Thread watchdog = Thread.ofVirtual().start(() -> {
+            try {
+                Thread.sleep(greetingTimeout);
+                channel.close();
+            } catch (InterruptedException | IOException e) {
+                // Greeting arrived (interrupted) or the channel is already closed.
+            }
+        });
+        String line;
+        try {
+            line = reader.readLine();
+        } catch (IOException e) {
+            throw new QmpException("greeting", QmpException.TIMEOUT, "no QMP greeting on " + socketPath + " within "
+                    + greetingTimeout + " (QEMU still starting?)", e);
+        } finally {
+            watchdog.interrupt();
+        }
         if (line == null) {
             throw new QmpException("greeting", QmpException.DISCONNECTED, "QEMU closed " + socketPath + " before its greeting");
         }
@@ -92,7 +110,7 @@ public final class QmpClient implements AutoCloseable {
      * Connects to a QMP socket, retrying while QEMU has not created it yet, and negotiates capabilities.
      *
      * @param socketPath the path given to {@code -qmp unix:PATH,server=on,wait=off}
-     * @param connectTimeout how long to keep retrying the connection
+     * @param connectTimeout how long to keep retrying the connection, and then how long to wait for the greeting
      */
     public static QmpClient connect(Path socketPath, Duration connectTimeout) throws IOException {
         long deadline = System.nanoTime() + connectTimeout.toNanos();
@@ -113,7 +131,7 @@ public final class QmpClient implements AutoCloseable {
         }
         QmpClient client;
         try {
-            client = new QmpClient(socketPath, channel);
+            client = new QmpClient(socketPath, channel, connectTimeout);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -229,12 +247,19 @@ public final class QmpClient implements AutoCloseable {
      * @param server true when QEMU listens (the backend connects to it), false when QEMU connects to the backend
      */
     public void chardevAddUnixSocket(String id, Path path, boolean server) throws QmpException {
+        chardevAddUnixSocket(id, path, server, 0);
+    }
+
+    /** {@code chardev-add} of a unix stream socket whose client side reconnects after reconnectSeconds (0: never). */
+    public void chardevAddUnixSocket(String id, Path path, boolean server, int reconnectSeconds) throws QmpException {
         Map<String, Object> addr = Map.of("type", "unix", "data", Map.of("path", path.toString()));
         Map<String, Object> data = new LinkedHashMap<>();
         data.put("addr", addr);
         data.put("server", server);
         if (server) {
             data.put("wait", false);
+        } else if (reconnectSeconds > 0) {
+            data.put("reconnect", reconnectSeconds);
         }
         execute("chardev-add", Map.of("id", id, "backend", Map.of("type", "socket", "data", data)));
     }
@@ -457,11 +482,11 @@ public final class QmpClient implements AutoCloseable {
             eventWaits.clear();
         }
         String why = closedReason;
-        for (Pending call : pending.values()) {
-            call.answer().completeExceptionally(new QmpException(call.command(), QmpException.DISCONNECTED, why));
-        }
         for (EventWait w : waits) {
             w.result().completeExceptionally(new QmpException("event " + w.name(), QmpException.DISCONNECTED, why));
+        }
+        for (Pending call : pending.values()) {
+            call.answer().completeExceptionally(new QmpException(call.command(), QmpException.DISCONNECTED, why));
         }
     }
 
