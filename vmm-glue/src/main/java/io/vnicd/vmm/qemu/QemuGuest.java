@@ -234,18 +234,7 @@ public final class QemuGuest implements AutoCloseable {
      * ({@code DEVICE_DELETED}; PCIe native hot-plug takes about 5 s of guest time), then remove its netdev and chardev.
      */
     public void unplug(QemuNic nic, Duration timeout) throws QmpException {
-        var deleted = qmp.nextEvent("DEVICE_DELETED", e -> nic.id().equals(e.text("device")));
-        qmp.deviceDel(nic.id());
-        try {
-            deleted.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
-            throw new QmpException("device_del", QmpException.TIMEOUT, "guest did not release " + nic.id() + " within " + timeout, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new QmpException("device_del", QmpException.DISCONNECTED, "interrupted", e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new QmpException("device_del", QmpException.DISCONNECTED, String.valueOf(e.getCause().getMessage()), e.getCause());
-        }
+        qmp.deviceDelAndWait(nic.id(), timeout);
         qmp.netdevDel(nic.netdevId());
         if (nic.isVhostUser()) {
             qmp.chardevRemove(nic.chardevId());

@@ -229,11 +229,7 @@ public final class QmpClient implements AutoCloseable {
      * {@code netdevAdd("vhost-user", "n1", Map.of("chardev", "c1"))}.
      */
     public void netdevAdd(String type, String id, Map<String, ?> properties) throws QmpException {
-        Map<String, Object> args = new LinkedHashMap<>();
-        args.put("type", type);
-        args.put("id", id);
-        args.putAll(properties);
-        execute("netdev_add", args);
+        execute("netdev_add", arguments("type", type, id, properties));
     }
 
     /** {@code netdev_del}. */
@@ -271,11 +267,16 @@ public final class QmpClient implements AutoCloseable {
 
     /** {@code device_add}, e.g. {@code deviceAdd("virtio-net-pci", "nic1", Map.of("netdev", "n1", "bus", "hp0"))}. */
     public void deviceAdd(String driver, String id, Map<String, ?> properties) throws QmpException {
+        execute("device_add", arguments("driver", driver, id, properties));
+    }
+
+    /** The flat argument object of netdev_add and device_add: kind, id, then the properties in order. */
+    private static Map<String, Object> arguments(String kindKey, String kind, String id, Map<String, ?> properties) {
         Map<String, Object> args = new LinkedHashMap<>();
-        args.put("driver", driver);
+        args.put(kindKey, kind);
         args.put("id", id);
         args.putAll(properties);
-        execute("device_add", args);
+        return args;
     }
 
     /**
@@ -284,6 +285,13 @@ public final class QmpClient implements AutoCloseable {
      */
     public void deviceDel(String id) throws QmpException {
         execute("device_del", Map.of("id", id));
+    }
+
+    /** {@code device_del}, then waits for the guest to release the device ({@code DEVICE_DELETED} for id). */
+    public QmpEvent deviceDelAndWait(String id, Duration timeout) throws QmpException {
+        CompletableFuture<QmpEvent> deleted = nextEvent("DEVICE_DELETED", e -> id.equals(e.text("device")));
+        deviceDel(id);
+        return await("DEVICE_DELETED", deleted, timeout);
     }
 
     /**
