@@ -6,8 +6,12 @@
 #        VNICD_GUEST_KVER=6.1.0-56-amd64 guests/build.sh   to pick a kernel
 #        guests/build.sh --force    to rebuild
 # Prints, on stdout and nothing else, two lines a shell can eval and a program can parse:
-#   VNICD_GUEST_KERNEL=/abs/path/vmlinuz
+#   VNICD_GUEST_KERNEL=/abs/path/vmlinux     (or vmlinuz, see below)
 #   VNICD_GUEST_INITRD=/abs/path/initramfs.gz
+# The kernel is the uncompressed ELF vmlinux taken out of Debian's bzImage when the kernel has CONFIG_PVH:
+# QEMU then boots it through the PVH entry point, skipping SeaBIOS' real-mode path and the xz decompression,
+# which under TCG halves the time to a shell (about 4.5 s instead of 9 s wall here). Where that is not
+# possible (or with VNICD_GUEST_KERNEL_FORMAT=bzimage) the bzImage is used as is.
 # Needs: linux-image-amd64, busybox-static, cpio, gzip (and xz/zstd for compressed modules).
 set -euo pipefail
 
@@ -53,17 +57,45 @@ for tool in cpio gzip modinfo; do
 done
 
 OUT="$BUILD/$KVER"
-KERNEL="$OUT/vmlinuz"
+BZIMAGE="$OUT/vmlinuz"
+VMLINUX="$OUT/vmlinux"
 INITRD="$OUT/initramfs.gz"
+FORMAT="${VNICD_GUEST_KERNEL_FORMAT:-pvh}"
+KERNEL="$BZIMAGE"
+[ "$FORMAT" = pvh ] && [ -f "$VMLINUX" ] && KERNEL="$VMLINUX"
 
 # Cache key: everything the image is made of.
 key() {
     {
         echo "$KVER"
         stat -c '%s %Y' "$KERNEL_SRC" "$BUSYBOX"
+        echo "$FORMAT"
         cat "$HERE/init" "$HERE/build.sh" | sha256sum
         for f in "${FEATURES[@]}"; do echo "$f ${WANTED[$f]}"; done
     } | sha256sum | cut -d' ' -f1
+}
+
+# Writes the ELF kernel inside a bzImage to $2: tries every compressed-stream magic the kernel may use
+# and keeps the first that decompresses to an ELF file.
+extract_vmlinux() {
+    local image="$1" out="$2" magic tool offset
+    for pair in 'xz:\xfd7zXZ\x00' 'zstd:\x28\xb5\x2f\xfd' 'gzip:\x1f\x8b\x08' 'lz4:\x02\x21\x4c\x18'; do
+        tool="${pair%%:*}"; magic="${pair#*:}"
+        command -v "$tool" >/dev/null || continue
+        for offset in $(LC_ALL=C grep -obUaP "$magic" "$image" 2>/dev/null | head -5 | cut -d: -f1); do
+            case "$tool" in
+                xz) tail -c +$((offset + 1)) "$image" | xz -dc --single-stream >"$out" 2>/dev/null ;;
+                zstd) tail -c +$((offset + 1)) "$image" | zstd -qdc >"$out" 2>/dev/null ;;
+                gzip) tail -c +$((offset + 1)) "$image" | gzip -dc >"$out" 2>/dev/null ;;
+                lz4) tail -c +$((offset + 1)) "$image" | lz4 -dc >"$out" 2>/dev/null ;;
+            esac
+            if [ "$(head -c 4 "$out" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ]; then
+                return 0
+            fi
+        done
+    done
+    rm -f "$out"
+    return 1
 }
 KEY="$(key)"
 
@@ -140,7 +172,19 @@ done
 log "modules in load order: ${LINES[*]}"
 
 mkdir -p "$OUT"
-cp "$KERNEL_SRC" "$KERNEL.tmp" && mv "$KERNEL.tmp" "$KERNEL"
+cp "$KERNEL_SRC" "$BZIMAGE.tmp" && mv "$BZIMAGE.tmp" "$BZIMAGE"
+KERNEL="$BZIMAGE"
+rm -f "$VMLINUX"
+if [ "$FORMAT" = pvh ]; then
+    if ! grep -q '^CONFIG_PVH=y' "/boot/config-$KVER" 2>/dev/null; then
+        log "kernel $KVER has no CONFIG_PVH: booting the bzImage"
+    elif extract_vmlinux "$BZIMAGE" "$VMLINUX.tmp"; then
+        mv "$VMLINUX.tmp" "$VMLINUX"
+        KERNEL="$VMLINUX"
+    else
+        log "could not take the vmlinux out of $KERNEL_SRC: booting the bzImage"
+    fi
+fi
 (cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -6 >"$INITRD.tmp"
 mv "$INITRD.tmp" "$INITRD"
 echo "$KEY" >"$OUT/key"
