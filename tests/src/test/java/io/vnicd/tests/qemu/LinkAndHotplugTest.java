@@ -5,6 +5,8 @@ import io.vnicd.vmm.qemu.QemuNic;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,9 +37,12 @@ class LinkAndHotplugTest {
         }
     }
 
-    @Test
-    void shouldBringUpNicHotPluggedIntoRunningGuestAndReleaseItOnUnplug() throws Exception {
-        try (QemuGuest guest = TestGuests.guest(dir, "hotplug")
+    /** q35 plugs into an empty PCIe root port (native hot-plug); pc into the root bus (ACPI hot-plug). */
+    @ParameterizedTest
+    @ValueSource(strings = {"q35", "pc"})
+    void shouldBringUpNicHotPluggedIntoRunningGuestAndReleaseItOnUnplug(String machine) throws Exception {
+        try (QemuGuest guest = TestGuests.guest(dir, "hotplug-" + machine)
+                .machine(machine)
                 .hotplugSlots(1)
                 .nic(QemuNic.socketListen("nic0", "52:54:00:00:00:21", TestGuests.freePort()))
                 .kernelArgs("vnicd.ip=eth0:10.0.0.1/24", "vnicd.run=hotplug:eth1:10.0.1.1/24:120", "vnicd.stay=1")

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
  * The kernel and initramfs of the vnicd test guest, as built by {@code guests/build.sh} (Debian's kernel,
  * busybox-static and {@code guests/init}; the job comes from {@code vnicd.*} words on the kernel command line).
  *
- * @param kernel the bzImage for {@code -kernel}
+ * @param kernel the kernel for {@code -kernel}: an uncompressed ELF vmlinux QEMU boots through PVH (faster under
+ *     TCG), or a bzImage
  * @param initrd the initramfs for {@code -initrd}
  */
 public record GuestImage(Path kernel, Path initrd) {

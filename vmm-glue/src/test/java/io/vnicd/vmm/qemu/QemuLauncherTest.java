@@ -40,6 +40,17 @@ class QemuLauncherTest {
     }
 
     @Test
+    void shouldAskForMultiqueueWhenVhostUserNicHasSeveralQueuePairs() {
+        List<String> cmd = QemuLauncher.builder(IMAGE, WORK, "vm1")
+                .nic(QemuNic.vhostUser("vf0", "52:54:00:00:00:01", Path.of("/run/vf0.sock")).withQueuePairs(2))
+                .build().commandLine();
+
+        assertTrue(containsPair(cmd, "-netdev", "vhost-user,id=vf0-net,chardev=vf0-chr,queues=2"), cmd.toString());
+        assertTrue(containsPair(cmd, "-device", "virtio-net-pci,id=vf0,netdev=vf0-net,mac=52:54:00:00:00:01,vectors=0,mq=on"),
+                cmd.toString());
+    }
+
+    @Test
     void shouldBootTheImageWithSerialConsoleQmpAndNoReboot() {
         QemuLauncher launcher = QemuLauncher.builder(IMAGE, WORK, "vm1").accel("tcg")
                 .kernelArgs("vnicd.ip=eth0:10.0.0.1/24", "vnicd.run=ping:10.0.0.2:5").build();
