@@ -11,6 +11,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -51,6 +52,34 @@ class VhostUserGuestsTest {
             assertEquals("5", ping.group(2), () -> "all pings answered through the vhost-user backend\n" + testpmd.output());
             assertEquals(String.valueOf(BYTES), received.group(1));
             assertEquals(sent.group(2), received.group(2), "the stream arrived intact");
+        }
+    }
+
+    /** The path vnicd takes to give a running VM a new VF: chardev-add, netdev_add vhost-user, device_add. */
+    @Test
+    void shouldCarryTrafficOnVhostUserNicHotPluggedIntoRunningGuest() throws Exception {
+        assumeTrue(TestpmdVhostPorts.installed(), "dpdk-testpmd not installed (apt-get install dpdk): test skipped");
+        TestGuests.image();
+        Path port0 = dir.resolve("vf0.sock");
+        Path port1 = dir.resolve("vf1.sock");
+        try (TestpmdVhostPorts testpmd = TestpmdVhostPorts.start(dir, port0, port1);
+             QemuGuest peer = TestGuests.guest(dir, "vu-peer")
+                     .nic(QemuNic.vhostUser("vf0", "52:54:00:00:04:01", port0))
+                     .kernelArgs("vnicd.ip=eth0:10.0.0.1/24", "vnicd.stay=1")
+                     .build().start();
+             QemuGuest late = TestGuests.guest(dir, "vu-late")
+                     .hotplugSlots(1)
+                     .kernelArgs("vnicd.run=hotplug:eth0:10.0.0.2/24:120", "vnicd.run=ping:10.0.0.1:3")
+                     .build().start()) {
+            late.awaitMarker("booted", TestGuests.BOOT);
+
+            late.hotplug(QemuNic.vhostUser("vf1", "52:54:00:00:04:02", port1));
+            late.awaitMarker("hotplug eth0 up", TestGuests.BOOT);
+            Matcher ping = late.awaitConsole(Pattern.compile("result ping target=10.0.0.1 sent=(\\d+) received=(\\d+)"),
+                    TestGuests.BOOT);
+
+            assertEquals("3", ping.group(2), () -> "pings answered over the hot-plugged VF\n" + testpmd.output());
+            assertTrue(peer.isAlive(), "the peer on the other VF kept running");
         }
     }
 }
