@@ -172,21 +172,22 @@ done
 log "modules in load order: ${LINES[*]}"
 
 mkdir -p "$OUT"
-cp "$KERNEL_SRC" "$BZIMAGE.tmp" && mv "$BZIMAGE.tmp" "$BZIMAGE"
+cp "$KERNEL_SRC" "$BZIMAGE.tmp$$" && mv "$BZIMAGE.tmp$$" "$BZIMAGE"
 KERNEL="$BZIMAGE"
-rm -f "$VMLINUX"
+# Two builds at once (two test JVMs) each write their own .tmp$$ files and the last mv wins: the files a
+# reader sees are always complete.
 if [ "$FORMAT" = pvh ]; then
     if ! grep -q '^CONFIG_PVH=y' "/boot/config-$KVER" 2>/dev/null; then
         log "kernel $KVER has no CONFIG_PVH: booting the bzImage"
-    elif extract_vmlinux "$BZIMAGE" "$VMLINUX.tmp"; then
-        mv "$VMLINUX.tmp" "$VMLINUX"
+    elif extract_vmlinux "$BZIMAGE" "$VMLINUX.tmp$$"; then
+        mv "$VMLINUX.tmp$$" "$VMLINUX"
         KERNEL="$VMLINUX"
     else
         log "could not take the vmlinux out of $KERNEL_SRC: booting the bzImage"
     fi
 fi
-(cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -6 >"$INITRD.tmp"
-mv "$INITRD.tmp" "$INITRD"
+(cd "$STAGE" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) | gzip -6 >"$INITRD.tmp$$"
+mv "$INITRD.tmp$$" "$INITRD"
 echo "$KEY" >"$OUT/key"
 log "initramfs $(du -h "$INITRD" | cut -f1)"
 
