@@ -39,6 +39,15 @@ public final class Classifier {
         return current.classify(key.load(headers));
     }
 
+    /**
+     * As {@link #classify(PacketHeaders, FlowKey)}, through the calling thread's exact-match cache: a flow
+     * seen recently under the rule set in force costs one hash probe instead of one per mask. Counters
+     * come out the same as without the cache.
+     */
+    public int classify(PacketHeaders headers, FlowKey key, FlowCache cache) {
+        return current.classify(key.load(headers), cache);
+    }
+
     /** Classifies an already loaded key. */
     public int classify(FlowKey key) {
         return current.classify(key);

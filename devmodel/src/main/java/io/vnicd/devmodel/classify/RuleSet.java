@@ -275,6 +275,43 @@ public final class RuleSet {
         }
     }
 
+    /** As {@link #classify(FlowKey)}, answering from {@code cache} when it can and filling it when not. */
+    int classify(FlowKey key, FlowCache cache) {
+        long[] w = key.words;
+        int slot = cache.slotOf(w);
+        if (cache.replay(slot, this, key)) {
+            return cache.result(slot);
+        }
+        cache.begin(slot, w);
+        boolean cacheable = true;
+        FlowTable t = root;
+        int cookie = -1;
+        while (true) {
+            FlowEntry e = t.lookup(w);
+            if (e == null) {
+                t.misses.increment();
+                key.cookie = cookie;
+                if (cacheable) {
+                    cache.finish(slot, this, t, t.missResult, cookie);
+                }
+                return t.missResult;
+            }
+            e.hits.increment();
+            cacheable &= cache.record(slot, e);
+            if (e.cookie >= 0) {
+                cookie = e.cookie;
+            }
+            if (e.next == null) {
+                key.cookie = cookie;
+                if (cacheable) {
+                    cache.finish(slot, this, null, e.target, cookie);
+                }
+                return e.target;
+            }
+            t = e.next;
+        }
+    }
+
     /** The table of that name, or null. */
     public FlowTable table(String name) {
         return tables.get(name);
