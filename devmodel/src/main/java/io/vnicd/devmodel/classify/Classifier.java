@@ -16,6 +16,8 @@ import java.util.List;
  * // data path, per thread: one PacketHeaders and one FlowKey, reused for every frame
  * PacketParser.parse(frame, offset, length, headers);
  * int target = classifier.classify(headers, key); // ring id >= 0, DROP or MISS
+ * // or, with a per-thread exact-match cache (same results and counters, one probe for a known flow):
+ * int cached = classifier.classify(headers, key, flowCache);
  * long hits = classifier.hits("root", "web");     // or walk ruleSet().tables() -> entries() -> hits()
  * }</pre>
  *

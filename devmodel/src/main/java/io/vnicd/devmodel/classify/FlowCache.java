@@ -16,7 +16,9 @@ package io.vnicd.devmodel.classify;
  *          result[i], cookie[i] what the walk returned and left in the key
  * </pre>
  *
- * Direct-mapped: two hot flows that share a slot take turns. Not thread-safe: one per thread, like the key.
+ * Direct-mapped: two hot flows that share a slot take turns. A slot keeps its rule set reachable until it is
+ * refilled, so a replaced set lingers in memory while stale slots remain. Not thread-safe: one per thread,
+ * like the key.
  */
 public final class FlowCache {
     static final int MAX_DEPTH = 4;
