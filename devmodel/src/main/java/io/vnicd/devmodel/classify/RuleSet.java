@@ -253,37 +253,24 @@ public final class RuleSet {
 
     /** Classifies the frame whose key this is; leaves the matched containment cookie in the key. */
     int classify(FlowKey key) {
-        long[] w = key.words;
-        FlowTable t = root;
-        int cookie = -1;
-        while (true) {
-            FlowEntry e = t.lookup(w);
-            if (e == null) {
-                t.misses.increment();
-                key.cookie = cookie;
-                return t.missResult;
-            }
-            e.hits.increment();
-            if (e.cookie >= 0) {
-                cookie = e.cookie;
-            }
-            if (e.next == null) {
-                key.cookie = cookie;
-                return e.target;
-            }
-            t = e.next;
-        }
+        return classify(key, null);
     }
 
-    /** As {@link #classify(FlowKey)}, answering from {@code cache} when it can and filling it when not. */
+    /**
+     * Classifies, answering from {@code cache} (when not null) if it holds this key for this rule set, and
+     * recording the walk into it otherwise.
+     */
     int classify(FlowKey key, FlowCache cache) {
         long[] w = key.words;
-        int slot = cache.slotOf(w);
-        if (cache.replay(slot, this, key)) {
-            return cache.result(slot);
+        boolean caching = cache != null;
+        int slot = 0;
+        if (caching) {
+            slot = cache.slotOf(w);
+            if (cache.replay(slot, this, key)) {
+                return cache.result(slot);
+            }
+            cache.begin(slot, w);
         }
-        cache.begin(slot, w);
-        boolean cacheable = true;
         FlowTable t = root;
         int cookie = -1;
         while (true) {
@@ -291,19 +278,21 @@ public final class RuleSet {
             if (e == null) {
                 t.misses.increment();
                 key.cookie = cookie;
-                if (cacheable) {
+                if (caching) {
                     cache.finish(slot, this, t, t.missResult, cookie);
                 }
                 return t.missResult;
             }
             e.hits.increment();
-            cacheable &= cache.record(slot, e);
+            if (caching) {
+                caching = cache.record(slot, e); // a walk too deep to record is left uncached
+            }
             if (e.cookie >= 0) {
                 cookie = e.cookie;
             }
             if (e.next == null) {
                 key.cookie = cookie;
-                if (cacheable) {
+                if (caching) {
                     cache.finish(slot, this, null, e.target, cookie);
                 }
                 return e.target;
