@@ -253,7 +253,24 @@ public final class RuleSet {
 
     /** Classifies the frame whose key this is; leaves the matched containment cookie in the key. */
     int classify(FlowKey key) {
+        return classify(key, null);
+    }
+
+    /**
+     * Classifies, answering from {@code cache} (when not null) if it holds this key for this rule set, and
+     * recording the walk into it otherwise.
+     */
+    int classify(FlowKey key, FlowCache cache) {
         long[] w = key.words;
+        boolean caching = cache != null;
+        int slot = 0;
+        if (caching) {
+            slot = cache.slotOf(w);
+            if (cache.replay(slot, this, key)) {
+                return cache.result(slot);
+            }
+            cache.begin(slot, w);
+        }
         FlowTable t = root;
         int cookie = -1;
         while (true) {
@@ -261,14 +278,23 @@ public final class RuleSet {
             if (e == null) {
                 t.misses.increment();
                 key.cookie = cookie;
+                if (caching) {
+                    cache.finish(slot, this, t, t.missResult, cookie);
+                }
                 return t.missResult;
             }
             e.hits.increment();
+            if (caching) {
+                caching = cache.record(slot, e); // a walk too deep to record is left uncached
+            }
             if (e.cookie >= 0) {
                 cookie = e.cookie;
             }
             if (e.next == null) {
                 key.cookie = cookie;
+                if (caching) {
+                    cache.finish(slot, this, null, e.target, cookie);
+                }
                 return e.target;
             }
             t = e.next;

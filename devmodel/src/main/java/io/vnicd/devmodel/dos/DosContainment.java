@@ -1,6 +1,7 @@
 package io.vnicd.devmodel.dos;
 
 import io.vnicd.devmodel.classify.Classifier;
+import io.vnicd.devmodel.classify.FlowCache;
 import io.vnicd.devmodel.classify.FlowKey;
 import io.vnicd.devmodel.classify.FrameCounter;
 import io.vnicd.devmodel.classify.RuleSet;
@@ -135,7 +136,15 @@ public final class DosContainment {
      * @return the target id, {@link Classifier#DROP} or {@link Classifier#MISS}
      */
     public int steer(PacketHeaders headers, FlowKey key) {
-        int target = classifier.classify(headers, key);
+        return budget(classifier.classify(headers, key), key);
+    }
+
+    /** As {@link #steer(PacketHeaders, FlowKey)}, through the thread's exact-match cache. */
+    public int steer(PacketHeaders headers, FlowKey key, FlowCache cache) {
+        return budget(classifier.classify(headers, key, cache), key);
+    }
+
+    private int budget(int target, FlowKey key) {
         int cookie = key.cookie();
         if (cookie < 0) {
             return target;

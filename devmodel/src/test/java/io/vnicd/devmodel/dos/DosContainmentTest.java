@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vnicd.devmodel.classify.Allocations;
 import io.vnicd.devmodel.classify.Classifier;
+import io.vnicd.devmodel.classify.FlowCache;
 import io.vnicd.devmodel.classify.FlowKey;
 import io.vnicd.devmodel.classify.RuleSetException;
 import io.vnicd.devmodel.classify.RuleSpec;
@@ -91,6 +92,10 @@ class DosContainmentTest {
 
     /** Runs the ticks; returns the victim ring and the standby ring. */
     private Ring[] simulate(int ticks) {
+        return simulate(ticks, null);
+    }
+
+    private Ring[] simulate(int ticks, FlowCache cache) {
         Ring victim = new Ring(256, 100);
         Ring standby = new Ring(64, 64);
         PacketHeaders h = new PacketHeaders();
@@ -102,7 +107,7 @@ class DosContainmentTest {
                 boolean isNormal = i % (ATTACK_PER_NORMAL + 1) == 0;
                 MemorySegment f = isNormal ? normal : attack[i & 3];
                 PacketParser.parse(f, 0, (int) f.byteSize(), h);
-                int target = dos.steer(h, key);
+                int target = cache == null ? dos.steer(h, key) : dos.steer(h, key, cache);
                 if (target == VICTIM_RING) {
                     victim.offer(isNormal);
                 } else if (target == STANDBY_RING) {
@@ -140,6 +145,19 @@ class DosContainmentTest {
         assertEquals(dos.dropped(), dos.dropped("udp-flood"));
         assertEquals(normalSent * 2 + attackSent, classifier.hits("root", "vm1"),
                 "the configured rule saw both runs' normal frames and the uncontained run's flood, not the contained flood");
+    }
+
+    @Test
+    void shouldApplyTheBudgetToFramesTheFlowCacheAnswers() throws RuleSetException {
+        dos.contain(List.of(new AttackDescriptor("udp-flood", "203.0.113.0/24", null, "udp", null, null, 0)));
+        int ticks = 50;
+        FlowCache cache = new FlowCache(256);
+        Ring[] rings = simulate(ticks, cache);
+        assertTrue(cache.hits() > cache.misses(), "the five flows are answered from the cache");
+        assertEquals((long) NORMAL_PER_TICK * ticks, rings[0].deliveredNormal);
+        assertEquals((long) STANDBY_BUDGET * ticks, dos.admitted());
+        assertEquals(dos.matched() - dos.admitted(), dos.dropped());
+        assertEquals((long) NORMAL_PER_TICK * ATTACK_PER_NORMAL * ticks, dos.matched("udp-flood"));
     }
 
     @Test
