@@ -1,6 +1,7 @@
 package io.vnicd.sriov.pf;
 
 import io.vnicd.devmodel.classify.Classifier;
+import io.vnicd.devmodel.classify.FlowCache;
 import io.vnicd.devmodel.classify.FlowKey;
 import io.vnicd.devmodel.classify.RuleSetException;
 import io.vnicd.devmodel.classify.RuleSpec;
@@ -46,6 +47,8 @@ final class PfIngress {
     private final MonitorRing monitor;
     private final PacketHeaders headers = new PacketHeaders();
     private final FlowKey key = new FlowKey();
+    /** Exact-match cache of recent flows' results (counters stay exact: a hit replays the walk's counts). */
+    private final FlowCache cache = new FlowCache(4096);
     private final long[] counts = new long[3];
     private volatile boolean inspect;
     private volatile boolean hasRules;
@@ -68,7 +71,7 @@ final class PfIngress {
             return;
         }
         PacketParser.parse(frame, offset, length, headers);
-        int target = dos.steer(headers, key);
+        int target = dos.steer(headers, key, cache);
         switch (target) {
             case Classifier.MISS, SWITCH, STANDBY -> vswitch.switchFrame(port, frame, offset, length);
             case MONITOR -> {
