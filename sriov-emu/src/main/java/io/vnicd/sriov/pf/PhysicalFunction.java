@@ -7,6 +7,8 @@ import io.vnicd.devmodel.classify.TableSpec;
 import io.vnicd.devmodel.dos.AttackDescriptor;
 import io.vnicd.devmodel.dos.DosContainment;
 import io.vnicd.devmodel.monitor.MonitorRing;
+import io.vnicd.devmodel.pool.BufferPool;
+import io.vnicd.virtio.datapath.Pollable;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.nativeio.NativeException;
 import io.vnicd.virtio.datapath.DataPathAgent;
@@ -36,12 +38,19 @@ public final class PhysicalFunction implements AutoCloseable {
     private final PfIngress ingress;
     private final List<VirtualFunction> vfs = new ArrayList<>();
     private VirtualFunction[] byPort = new VirtualFunction[0];
+    private final List<Long> rxQuota = new ArrayList<>();
+    private RxBacklog[] backlogs = new RxBacklog[0];
+    private BufferPool pool;
 
     /** Monitor ring geometry: slots of this many captured bytes. */
     public static final int MONITOR_SLOTS = 4096;
     public static final int MONITOR_SNAP = 2048;
     /** Default budget of the standby ring that contained (DoS) traffic shares. */
     public static final long DEFAULT_STANDBY_FPS = 1000;
+    /** Backlog buffers hold a standard frame (1518 bytes and VLAN tags); larger frames are not held. */
+    public static final int RX_BUFFER = 2048;
+    /** Default RX backlog quota per VF: 128 frames. */
+    public static final long DEFAULT_RX_QUOTA = 128L * RX_BUFFER;
 
     public PhysicalFunction(String name) throws NativeException {
         this(name, DEFAULT_STANDBY_FPS);
@@ -61,10 +70,63 @@ public final class PhysicalFunction implements AutoCloseable {
         this.ingress = new PfIngress(vswitch, standbyFramesPerSecond, monitor);
     }
 
-    /** Called by the switch on the data-path thread: hands the frame to the VF at port. */
+    /**
+     * Called by the switch on the data-path thread: hands the frame to the VF at port, or holds it in the VF's
+     * RX backlog when its driver has no buffers posted right now. False (a counted drop) when the VF's driver
+     * is not there, or the backlog is over the VF's quota.
+     */
     private boolean deliver(int port, MemorySegment frame, long offset, int length) {
         VirtualFunction[] ports = byPort;
-        return port < ports.length && ports[port] != null && ports[port].device().receive(frame, offset, length);
+        if (port >= ports.length) {
+            return false;
+        }
+        VirtioNetBackend device = ports[port].device();
+        RxBacklog[] bs = backlogs;
+        RxBacklog backlog = port < bs.length ? bs[port] : null;
+        if (backlog == null || backlog.isEmpty()) {
+            if (device.receive(frame, offset, length)) {
+                return true;
+            }
+            if (backlog == null || !device.isLinkReady()) {
+                return false;
+            }
+        }
+        return backlog.hold(frame, offset, length);
+    }
+
+    /** Each data-path round: the switch's clock, then held frames into RX queues that have buffers again. */
+    private final class Poller implements Pollable {
+        @Override
+        public int poll() {
+            vswitch.tick(System.nanoTime());
+            int work = 0;
+            RxBacklog[] bs = backlogs;
+            VirtualFunction[] ports = byPort;
+            for (int port = 0; port < bs.length; port++) {
+                RxBacklog b = bs[port];
+                if (b != null && !b.isEmpty()) {
+                    VirtioNetBackend device = ports[port].device();
+                    if (device.isLinkReady()) {
+                        work += b.drain(device);
+                    } else {
+                        b.flush();
+                    }
+                }
+            }
+            return work;
+        }
+
+        @Override
+        public boolean prepareToSleep() {
+            RxBacklog[] bs = backlogs;
+            VirtualFunction[] ports = byPort;
+            for (int port = 0; port < bs.length; port++) {
+                if (bs[port] != null && !bs[port].isEmpty() && ports[port].device().armReceiveKick()) {
+                    return false;
+                }
+            }
+            return true;
+        }
     }
 
     /** Adds an untagged VF before {@link #start()}. */
@@ -94,6 +156,7 @@ public final class PhysicalFunction implements AutoCloseable {
             vswitch.addStaticEntry(mac, vlan, port);
         }
         vfs.add(vf);
+        rxQuota.add(DEFAULT_RX_QUOTA);
         byPort = vfs.toArray(new VirtualFunction[0]);
         return vf;
     }
@@ -101,16 +164,56 @@ public final class PhysicalFunction implements AutoCloseable {
     /** Starts the data path, then every VF's endpoint; a VF whose socket cannot be bound fails the start. */
     public synchronized void start() throws IOException {
         agent.start();
+        int totalBuffers = 0;
+        for (long q : rxQuota) {
+            totalBuffers += (int) (q / RX_BUFFER);
+        }
+        if (totalBuffers > 0) {
+            pool = BufferPool.create(name + "-rx", RX_BUFFER, totalBuffers, Math.max(1, vfs.size()));
+            RxBacklog[] bs = new RxBacklog[vfs.size()];
+            for (int port = 0; port < bs.length; port++) {
+                int buffers = (int) (rxQuota.get(port) / RX_BUFFER);
+                if (buffers > 0) {
+                    pool.setQuota(port, (long) buffers * RX_BUFFER);
+                    bs[port] = new RxBacklog(port, pool, buffers);
+                }
+            }
+            backlogs = bs;
+        }
         // The switch ages entries by a clock read once per data-path round, not per frame.
-        agent.add(() -> {
-            vswitch.tick(System.nanoTime());
-            return 0;
-        });
+        agent.add(new Poller());
         for (VirtualFunction vf : vfs) {
             agent.add(vf.device());
             vf.start();
         }
         LOG.log(System.Logger.Level.INFO, () -> name + ": started with " + vfs.size() + " VF(s)");
+    }
+
+    /** Sets a VF's RX backlog quota in bytes (0: no backlog, frames without RX buffers are dropped); before start. */
+    public synchronized void setRxQuota(int port, long bytes) {
+        if (bytes < 0 || bytes > (64L << 20)) {
+            throw new IllegalArgumentException("RX quota " + bytes + " is outside 0..64 MiB");
+        }
+        rxQuota.set(port, bytes);
+    }
+
+    /** A VF's backlog and quota counters, for status (zeros when it has no backlog). */
+    public BacklogStatus backlog(int port) {
+        RxBacklog b = port < backlogs.length ? backlogs[port] : null;
+        if (b == null) {
+            return new BacklogStatus(0, 0, 0, 0, 0, 0, 0, 0);
+        }
+        return new BacklogStatus(pool.quota(port), pool.bytesInUse(port), pool.peakBytes(port), b.depth(), b.held(),
+                b.delivered(), b.flushed(), pool.drops(port));
+    }
+
+    /**
+     * @param quotaBytes  what the VF may hold
+     * @param overQuota   frames dropped because the VF's backlog was at its quota
+     * @param flushed     frames dropped because the VF's driver went away while they were held
+     */
+    public record BacklogStatus(long quotaBytes, long bytesInUse, long peakBytes, int depth, long held, long delivered,
+                                long flushed, long overQuota) {
     }
 
     public String name() {
@@ -186,6 +289,9 @@ public final class PhysicalFunction implements AutoCloseable {
         agent.close();
         monitor.unlink();
         monitor.close();
+        if (pool != null) {
+            pool.close();
+        }
         LOG.log(System.Logger.Level.INFO, () -> name + ": stopped");
     }
 }

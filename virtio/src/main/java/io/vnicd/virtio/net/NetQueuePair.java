@@ -32,7 +32,7 @@ public final class NetQueuePair {
         TX_RUNTS("TX frames shorter than an Ethernet header, dropped"),
         RX_FRAMES("Frames written into the RX queue"),
         RX_BYTES("Bytes of those frames"),
-        RX_NO_BUFFERS("Frames dropped: the driver had posted no (or not enough) RX buffers"),
+        RX_NO_BUFFERS("Frames that found no (or not enough) RX buffers posted: held in the PF's backlog, or dropped"),
         RX_TOO_BIG("Frames dropped: larger than the RX chain (buffers not mergeable)");
 
         private final String description;
@@ -154,10 +154,17 @@ public final class NetQueuePair {
      * {@link #flushReceive}. Returns false (and counts why) when the frame was dropped.
      */
     public boolean receive(SplitQueue rxq, MemorySegment frame, long offset, int length) {
+        return receive(rxq, frame, offset, length, true);
+    }
+
+    /** As {@link #receive(SplitQueue, MemorySegment, long, int)}; countNoBuffers false for a retry of a held frame. */
+    public boolean receive(SplitQueue rxq, MemorySegment frame, long offset, int length, boolean countNoBuffers) {
         int need = length + HEADER_SIZE;
         int avail = rxq.available();
         if (avail == 0) {
-            count(Counter.RX_NO_BUFFERS, 1);
+            if (countNoBuffers) {
+                count(Counter.RX_NO_BUFFERS, 1);
+            }
             return false;
         }
         int written = 0;
@@ -173,7 +180,9 @@ public final class NetQueuePair {
             if (chains == avail || (!mergeable && chains == 1)) {
                 rxq.rollbackUsed(chains);
                 rxq.unpop(chains);
-                count(mergeable ? Counter.RX_NO_BUFFERS : Counter.RX_TOO_BIG, 1);
+                if (!mergeable || countNoBuffers) {
+                    count(mergeable ? Counter.RX_NO_BUFFERS : Counter.RX_TOO_BIG, 1);
+                }
                 return false;
             }
             int head = rxq.popAvail();

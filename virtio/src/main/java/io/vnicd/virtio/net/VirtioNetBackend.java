@@ -244,9 +244,30 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
             rxNotReady.lazySet(rxNotReady.get() + 1);
             return false;
         }
-        boolean ok = paths[pair].receive(queues[rx], frame, offset, length);
+        boolean ok = paths[pair].receive(queues[rx], frame, offset, length, true);
         rxPending[pair] |= ok;
         return ok;
+    }
+
+    /**
+     * Delivers a frame held back earlier (the PF's RX backlog) to the first RX queue: returns false, without
+     * counting a drop, while the driver still has no buffers.
+     */
+    public boolean receiveHeld(MemorySegment frame, long offset, int length) {
+        if (!started[0] || !enabled[0] || queues[0].isBroken()) {
+            return false;
+        }
+        boolean ok = paths[0].receive(queues[0], frame, offset, length, false);
+        rxPending[0] |= ok;
+        return ok;
+    }
+
+    /**
+     * Frames are waiting for RX buffers: asks the driver to kick when it posts some. Returns true when buffers
+     * are there already (the caller must not sleep).
+     */
+    public boolean armReceiveKick() {
+        return started[0] && enabled[0] && queues[0].enableNotifications();
     }
 
     /** Picks the RX queue pair by a hash of the frame's addresses, among the pairs the driver enabled. */
@@ -310,6 +331,9 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
             int tx = 2 * p + 1;
             if (started[tx]) {
                 queues[tx].disableNotifications();
+            }
+            if (started[2 * p]) {
+                queues[2 * p].disableNotifications();
             }
         }
     }

@@ -29,6 +29,7 @@ public final class TestGuest implements AutoCloseable {
     private final long rxBuffers;
     private final long txSlots;
     private int txNext;
+    private int txDone;
     private long negotiated;
 
     private TestGuest(TestDriver driver, VhostUserTestFrontend frontend) {
@@ -103,8 +104,15 @@ public final class TestGuest implements AutoCloseable {
 
     /** Queues one frame for transmission (header + frame in one buffer) and kicks. */
     public void send(byte[] frame) throws NativeException {
-        while (tx.takeUsed() != -1) {
-            // reclaim completed transmissions
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        do {
+            while (tx.takeUsed() != -1) {
+                txDone++;
+            }
+            // a full ring: wait for the device to complete some (as a driver would)
+        } while (txNext - txDone >= QUEUE_SIZE - 1 && System.nanoTime() < deadline);
+        if (txNext - txDone >= QUEUE_SIZE - 1) {
+            throw new IllegalStateException("the device completed no transmission for 10 s");
         }
         long slot = txSlots + (long) (txNext++ % QUEUE_SIZE) * TX_SLOT;
         MemorySegment buf = driver.at(slot, TX_SLOT);
@@ -129,7 +137,7 @@ public final class TestGuest implements AutoCloseable {
         MemorySegment first = driver.at(rxBuffers + (long) id * RX_BUFFER, RX_BUFFER);
         int buffers = first.get(ValueLayout.JAVA_SHORT_UNALIGNED, 10);
         byte[] out = first.asSlice(VirtioNetFeatures.HEADER_SIZE, len - VirtioNetFeatures.HEADER_SIZE).toArray(ValueLayout.JAVA_BYTE);
-        rx.addBuffer(rxBuffers + (long) id * RX_BUFFER, RX_BUFFER, true);
+        repost(id);
         for (int b = 1; b < buffers; b++) {
             while (rx.pendingUsed() == 0) {
                 Thread.onSpinWait();
@@ -140,10 +148,16 @@ public final class TestGuest implements AutoCloseable {
             byte[] joined = Arrays.copyOf(out, out.length + part.length);
             System.arraycopy(part, 0, joined, out.length, part.length);
             out = joined;
-            rx.addBuffer(rxBuffers + (long) mid * RX_BUFFER, RX_BUFFER, true);
+            repost(mid);
         }
         kicks[0].signal();
         return out;
+    }
+
+    /** Gives buffer id back to the device in descriptor id: descriptor and buffer stay paired. */
+    private void repost(int id) {
+        rx.writeDescriptor(id, rxBuffers + (long) id * RX_BUFFER, RX_BUFFER, io.vnicd.virtio.queue.SplitRingLayout.F_WRITE, 0);
+        rx.makeAvailable(id);
     }
 
     /** A frame from src to dst (MACs as longs) with an IPv4-ish ethertype and a recognisable payload. */

@@ -61,7 +61,12 @@ final class StatusReport {
                     .put("dropped", pf.monitor().dropped());
             ArrayNode vfs = p.putArray("vfs");
             for (VirtualFunction vf : pf.virtualFunctions()) {
-                vfs.add(vf(vf, sw));
+                ObjectNode v = vfs.addObject();
+                v.setAll(vf(vf, sw));
+                PhysicalFunction.BacklogStatus b = pf.backlog(vf.port());
+                v.putObject("rxBacklog").put("quotaBytes", b.quotaBytes()).put("bytesInUse", b.bytesInUse())
+                        .put("peakBytes", b.peakBytes()).put("depth", b.depth()).put("held", b.held())
+                        .put("delivered", b.delivered()).put("flushed", b.flushed()).put("overQuota", b.overQuota());
             }
         }
         return root;

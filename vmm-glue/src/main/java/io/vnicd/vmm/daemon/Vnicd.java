@@ -42,9 +42,10 @@ public final class Vnicd implements AutoCloseable {
                     if (socket.getParent() != null) {
                         Files.createDirectories(socket.getParent());
                     }
-                    pf.addVirtualFunction(vc.name(), socket,
+                    VirtualFunction added = pf.addVirtualFunction(vc.name(), socket,
                             vc.clientMode() ? VhostUserEndpoint.Mode.CLIENT : VhostUserEndpoint.Mode.SERVER,
                             vc.queuePairsOrDefault(), vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), vc.vlanOrDefault(), reconnect);
+                    pf.setRxQuota(added.port(), vc.rxQuotaOrDefault());
                 }
                 try {
                     if (!pc.rulesOrEmpty().isEmpty() || !pc.tablesOrEmpty().isEmpty()) {

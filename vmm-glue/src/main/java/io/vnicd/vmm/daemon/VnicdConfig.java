@@ -83,15 +83,22 @@ public record VnicdConfig(
      * @param queuePairs queue pairs offered (multiqueue), 1 to {@link #MAX_QUEUE_PAIRS}; default 1
      * @param mac        the VF's administratively set MAC, pinned in the switch; optional (learned otherwise)
      * @param vlan       the VF's port VLAN, 0..4094; VFs switch only within their VLAN
+     * @param rxQuotaBytes the VF's RX backlog quota (default 256 KiB, 0 disables the backlog)
      */
     public record VfConfig(@JsonProperty("name") String name,
                            @JsonProperty("socket") String socket,
                            @JsonProperty("mode") String mode,
                            @JsonProperty("queuePairs") Integer queuePairs,
                            @JsonProperty("mac") String mac,
-                           @JsonProperty("vlan") Integer vlan) {
+                           @JsonProperty("vlan") Integer vlan,
+                           @JsonProperty("rxQuotaBytes") Long rxQuotaBytes) {
         public VfConfig(String name, String socket, String mode, Integer queuePairs, String mac) {
-            this(name, socket, mode, queuePairs, mac, null);
+            this(name, socket, mode, queuePairs, mac, null, null);
+        }
+
+        /** What the VF's RX backlog may hold in the PF's pool while its driver has no buffers posted. */
+        public long rxQuotaOrDefault() {
+            return rxQuotaBytes == null ? 256 * 1024 : rxQuotaBytes;
         }
 
         /** The VF's port VLAN in the switch (0 = untagged, the default): it reaches only VFs of its VLAN. */
@@ -164,6 +171,9 @@ public record VnicdConfig(
                 }
                 if (vf.mode() != null && !vf.mode().equals("server") && !vf.mode().equals("client")) {
                     problems.add(at + " (" + vf.name() + "): mode '" + vf.mode() + "' is neither server nor client");
+                }
+                if (vf.rxQuotaBytes() != null && (vf.rxQuotaBytes() < 0 || vf.rxQuotaBytes() > (64L << 20))) {
+                    problems.add(at + " (" + vf.name() + "): rxQuotaBytes " + vf.rxQuotaBytes() + " is outside 0..67108864");
                 }
                 if (vf.vlan() != null && (vf.vlan() < 0 || vf.vlan() > 4094)) {
                     problems.add(at + " (" + vf.name() + "): vlan " + vf.vlan() + " is outside 0..4094");

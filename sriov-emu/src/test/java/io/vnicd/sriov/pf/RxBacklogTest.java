@@ -1,0 +1,109 @@
+package io.vnicd.sriov.pf;
+
+import io.vnicd.devmodel.vswitch.PortCounters;
+import io.vnicd.virtio.testing.TestGuest;
+import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * A receiver that is slow to post RX buffers: frames beyond its ring wait in the PF's backlog (its quota in
+ * the PF's pool) and arrive in order once it posts buffers; beyond the quota they are dropped and counted.
+ */
+class RxBacklogTest {
+    private static final long MAC0 = 0x02_00_00_00_00_30L;
+    private static final long MAC1 = 0x02_00_00_00_00_31L;
+    private static final int RING = TestGuest.QUEUE_SIZE - 1;
+    private static final int QUOTA_FRAMES = 64;
+
+    @TempDir
+    Path dir;
+    private PhysicalFunction pf;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        pf = new PhysicalFunction("pf-backlog");
+        pf.addVirtualFunction("vf0", dir.resolve("vf0.sock"), VhostUserEndpoint.Mode.SERVER, 1, MAC0, Duration.ofMillis(100));
+        pf.addVirtualFunction("vf1", dir.resolve("vf1.sock"), VhostUserEndpoint.Mode.SERVER, 1, MAC1, Duration.ofMillis(100));
+        pf.setRxQuota(1, QUOTA_FRAMES * PhysicalFunction.RX_BUFFER);
+        pf.start();
+    }
+
+    @AfterEach
+    void tearDown() {
+        pf.close();
+    }
+
+    @Test
+    void shouldHoldFramesForASlowReceiverAndDeliverThemInOrder() throws Exception {
+        try (TestGuest sender = TestGuest.connect(dir.resolve("vf0.sock")); TestGuest receiver = TestGuest.connect(dir.resolve("vf1.sock"))) {
+            awaitLinks();
+            int total = RING + 40;
+            for (int i = 0; i < total; i++) {
+                sender.send(TestGuest.frame(MAC1, MAC0, 60 + i % 200, i));
+            }
+            awaitHeld(40);
+            assertEquals(40, pf.backlog(1).depth(), () -> "the frames beyond the receiver's ring wait in its backlog: " + pf.backlog(1) + " rx=" + pf.virtualFunctions().get(1).device().queuePair(0).rxFrames() + " tx=" + pf.virtualFunctions().get(0).device().queuePair(0).txFrames() + " drops=" + pf.vswitch().counters(1).get(PortCounters.Counter.OUT_DROPS) + " nobuf=" + pf.virtualFunctions().get(1).device().queuePair(0).counter(io.vnicd.virtio.net.NetQueuePair.Counter.RX_NO_BUFFERS));
+            for (int i = 0; i < total; i++) {
+                byte[] got = receiver.receive(Duration.ofSeconds(10));
+                assertArrayEquals(TestGuest.frame(MAC1, MAC0, 60 + i % 200, i), got, "frame " + i + " in order");
+            }
+            PhysicalFunction.BacklogStatus b = pf.backlog(1);
+            assertEquals(40, b.delivered());
+            assertEquals(0, b.overQuota());
+            assertEquals(0, b.bytesInUse(), "every held buffer went back to the pool");
+            assertEquals(0, pf.vswitch().counters(1).get(PortCounters.Counter.OUT_DROPS));
+        }
+    }
+
+    @Test
+    void shouldDropAndCountWhatExceedsTheQuota() throws Exception {
+        try (TestGuest sender = TestGuest.connect(dir.resolve("vf0.sock")); TestGuest receiver = TestGuest.connect(dir.resolve("vf1.sock"))) {
+            awaitLinks();
+            int total = RING + QUOTA_FRAMES + 25;
+            for (int i = 0; i < total; i++) {
+                sender.send(TestGuest.frame(MAC1, MAC0, 64, i));
+                if (i % 100 == 99) {
+                    Thread.sleep(20); // let the sender's ring drain so that its own TX ring never overflows
+                }
+            }
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (pf.backlog(1).overQuota() < 25 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            PhysicalFunction.BacklogStatus b = pf.backlog(1);
+            assertEquals(25, b.overQuota(), "frames beyond the quota are dropped and counted");
+            assertEquals((long) QUOTA_FRAMES * PhysicalFunction.RX_BUFFER, b.peakBytes(), "never above the quota");
+            assertEquals(25, pf.vswitch().counters(1).get(PortCounters.Counter.OUT_DROPS));
+            int received = 0;
+            while (receiver.receive(Duration.ofMillis(500)) != null) {
+                received++;
+            }
+            assertEquals(RING + QUOTA_FRAMES, received, "everything within the ring and the quota arrived");
+        }
+    }
+
+    private void awaitHeld(int n) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (pf.backlog(1).held() < n && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+    }
+
+    private void awaitLinks() throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        for (VirtualFunction vf : pf.virtualFunctions()) {
+            while (!vf.device().isLinkReady()) {
+                assertTrue(System.nanoTime() < deadline, vf.name() + " never got its RX queue up");
+                Thread.sleep(5);
+            }
+        }
+    }
+}
