@@ -1,0 +1,163 @@
+package io.vnicd.tests.containers;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.testcontainers.junit.jupiter.Testcontainers;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Real QEMU guests (TCG) in containers: the host's kernel with a busybox initramfs made here.
+ * Needs an engine and the image: {@code scripts/docker-engine start}; skips where no engine answers.
+ */
+@Tag("slow")
+@Testcontainers(disabledWithoutDocker = true)
+class GuestContainerTest {
+    static final String BOOTED = "VNICD-GUEST booted";
+    static final Duration BOOT = Duration.ofMinutes(3);
+
+    /**
+     * The guest's init: mounts, prints the marker, and with {@code vnicd.test=link} on the command line talks over
+     * its second serial port (ttyS1, whose other end is a unix socket on the host): sends a greeting, then reads
+     * one line and prints it on the console.
+     */
+    static final String INIT = """
+            #!/bin/busybox sh
+            /bin/busybox --install -s /bin
+            mount -t proc proc /proc
+            mount -t sysfs sysfs /sys
+            mount -t devtmpfs devtmpfs /dev
+            echo "VNICD-GUEST booted"
+            if grep -q vnicd.test=link /proc/cmdline; then
+              stty -F /dev/ttyS1 raw -echo
+              echo "VNICD-GUEST hello" > /dev/ttyS1
+              read -r line < /dev/ttyS1
+              echo "VNICD-GUEST got: $line"
+            fi
+            poweroff -f
+            """;
+
+    static Path kernel;
+    static Path initramfs;
+
+    @TempDir
+    static Path work;
+
+    @BeforeAll
+    static void makeGuest() throws IOException {
+        kernel = hostKernel();
+        Path busybox = Stream.of(Path.of("/bin/busybox"), Path.of("/usr/bin/busybox"))
+                .filter(Files::isReadable).findFirst().orElse(null);
+        assumeTrue(kernel != null, "no readable /boot/vmlinuz-*-amd64 (apt-get install linux-image-amd64)");
+        assumeTrue(busybox != null && isStatic(busybox), "no static busybox (apt-get install busybox-static)");
+        initramfs = work.resolve("initramfs.gz");
+        try (Initramfs archive = Initramfs.create(initramfs)) {
+            for (String dir : new String[] {"bin", "dev", "proc", "sys", "tmp"}) {
+                archive.directory(dir);
+            }
+            archive.charDevice("dev/console", 0600, 5, 1)
+                    .file("bin/busybox", 0755, busybox)
+                    .file("init", 0755, INIT.getBytes(StandardCharsets.US_ASCII));
+        }
+    }
+
+    @Test
+    void shouldBootTheHostKernelInAContainerAndPowerOff() {
+        try (GuestContainer guest = new GuestContainer(kernel, initramfs)
+                .withKernelCommandLine("console=ttyS0 panic=-1")
+                .waitingForConsole(BOOTED, BOOT)) {
+            guest.start();
+            assertEquals(0, guest.awaitExit(BOOT), guest::console);
+            assertTrue(guest.console().contains(BOOTED), guest::console);
+            assertFalse(guest.console().contains("Kernel panic"), guest::console);
+        }
+    }
+
+    /**
+     * The arrangement vnicd uses for vhost-user: the host listens on a unix socket in a folder shared with the
+     * container, QEMU in the container connects to it as a client, and bytes flow both ways between the guest and
+     * the host.
+     */
+    @Test
+    void shouldConnectContainerisedQemuToAHostSocketInASharedFolder(@TempDir Path sockets) throws Exception {
+        Path socket = sockets.resolve("link.sock");
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+             GuestContainer guest = new GuestContainer(kernel, initramfs)
+                     .withKernelCommandLine("console=ttyS0 panic=-1 vnicd.test=link")
+                     .withSocketFolder(sockets)
+                     .withQemuArgs("-chardev", "socket,id=link,path=" + socket, "-device", "isa-serial,chardev=link")
+                     .waitingForConsole(BOOTED, BOOT)) {
+            server.bind(UnixDomainSocketAddress.of(socket));
+            // QEMU connects while it starts, before the guest runs: accept on another thread.
+            CompletableFuture<SocketChannel> accepted = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return server.accept();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            guest.start();
+            try (SocketChannel link = accepted.get(BOOT.toSeconds(), TimeUnit.SECONDS)) {
+                assertEquals("VNICD-GUEST hello", readLine(link), guest::console);
+                link.write(ByteBuffer.wrap("from-host\n".getBytes(StandardCharsets.US_ASCII)));
+                assertEquals(0, guest.awaitExit(BOOT), guest::console);
+            }
+            assertTrue(guest.console().contains("VNICD-GUEST got: from-host"), guest::console);
+        }
+    }
+
+    /** Reads up to a newline, dropping carriage returns (the guest tty may add them). */
+    static String readLine(SocketChannel channel) throws IOException {
+        StringBuilder line = new StringBuilder();
+        ByteBuffer one = ByteBuffer.allocate(1);
+        while (channel.read(one.clear()) > 0) {
+            char c = (char) one.get(0);
+            if (c == '\n') {
+                return line.toString();
+            }
+            if (c != '\r') {
+                line.append(c);
+            }
+        }
+        return line.toString();
+    }
+
+    static Path hostKernel() throws IOException {
+        try (Stream<Path> boot = Files.list(Path.of("/boot"))) {
+            return boot.filter(p -> p.getFileName().toString().matches("vmlinuz-.*-amd64"))
+                    .filter(Files::isReadable)
+                    .max(Comparator.comparing(Path::toString)).orElse(null);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return null;
+        }
+    }
+
+    /** A dynamically linked busybox would find no libc in the initramfs; its ELF then names a loader. */
+    static boolean isStatic(Path elf) throws IOException {
+        byte[] head = new byte[4096];
+        try (var in = Files.newInputStream(elf)) {
+            int n = in.readNBytes(head, 0, head.length);
+            return !new String(head, 0, n, StandardCharsets.ISO_8859_1).contains("ld-linux");
+        }
+    }
+}
