@@ -2,6 +2,7 @@ package io.vnicd.tests.containers;
 
 import com.github.dockerjava.api.command.InspectContainerResponse;
 import com.github.dockerjava.api.command.WaitContainerResultCallback;
+import com.github.dockerjava.api.exception.DockerClientException;
 import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.AccessMode;
 import com.github.dockerjava.api.model.Bind;
@@ -111,10 +112,16 @@ public final class GuestContainer extends GenericContainer<GuestContainer> {
         return getLogs(OutputType.STDERR);
     }
 
-    /** Waits for the guest to power off (QEMU runs with -no-reboot, so a panic ends it too); its exit code. */
+    /**
+     * Waits for the guest to power off (QEMU runs with -no-reboot, so a panic ends it too) and returns QEMU's exit
+     * code; a guest still running after {@code timeout} fails with its console in the message.
+     */
     public int awaitExit(Duration timeout) {
         try (WaitContainerResultCallback callback = getDockerClient().waitContainerCmd(getContainerId()).start()) {
             return callback.awaitStatusCode(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (DockerClientException e) {
+            throw new IllegalStateException("guest still running after " + timeout + "; console and QEMU output:\n"
+                    + ConsoleMarkerWait.tail(getLogs()), e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

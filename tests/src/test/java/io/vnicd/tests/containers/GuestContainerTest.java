@@ -37,9 +37,10 @@ class GuestContainerTest {
     static final Duration BOOT = Duration.ofMinutes(3);
 
     /**
-     * The guest's init: mounts, prints the marker, and with {@code vnicd.test=link} on the command line talks over
-     * its second serial port (ttyS1, whose other end is a unix socket on the host): sends a greeting, then reads
-     * one line and prints it on the console.
+     * The guest's init: mounts, prints the marker, and talks over its second serial port (ttyS1, whose other end
+     * is a unix socket) when the command line asks: {@code vnicd.test=link} sends a greeting, then reads one line
+     * and prints it on the console; {@code vnicd.test=echo} reads one line, prints it, and sends it back prefixed.
+     * ttyS1 stays open (fd 3) for the whole exchange: the 8250 driver drops what arrives while the port is closed.
      */
     static final String INIT = """
             #!/bin/busybox sh
@@ -48,11 +49,19 @@ class GuestContainerTest {
             mount -t sysfs sysfs /sys
             mount -t devtmpfs devtmpfs /dev
             echo "VNICD-GUEST booted"
-            if grep -q vnicd.test=link /proc/cmdline; then
+            if grep -q vnicd.test= /proc/cmdline; then
+              exec 3<>/dev/ttyS1
               stty -F /dev/ttyS1 raw -echo
-              echo "VNICD-GUEST hello" > /dev/ttyS1
-              read -r line < /dev/ttyS1
+            fi
+            if grep -q vnicd.test=link /proc/cmdline; then
+              echo "VNICD-GUEST hello" >&3
+              read -r line <&3
               echo "VNICD-GUEST got: $line"
+            fi
+            if grep -q vnicd.test=echo /proc/cmdline; then
+              read -r line <&3
+              echo "VNICD-GUEST got: $line"
+              echo "echo $line" >&3
             fi
             poweroff -f
             """;
@@ -123,6 +132,35 @@ class GuestContainerTest {
                 assertEquals(0, guest.awaitExit(BOOT), guest::console);
             }
             assertTrue(guest.console().contains("VNICD-GUEST got: from-host"), guest::console);
+        }
+    }
+
+    /**
+     * Two containers, one socket folder: QEMU in the first listens on a socket there, QEMU in the second connects
+     * to it, and their guests exchange a line over it. So containerised peers (a guest, or testpmd) can meet at a
+     * socket path just as they meet vnicd on the host.
+     */
+    @Test
+    void shouldLetTwoContainersMeetAtASocketInASharedFolder(@TempDir Path sockets) {
+        Path socket = sockets.resolve("pair.sock");
+        try (GuestContainer listener = new GuestContainer(kernel, initramfs)
+                     .withKernelCommandLine("console=ttyS0 panic=-1 vnicd.test=echo")
+                     .withSocketFolder(sockets)
+                     .withQemuArgs("-chardev", "socket,id=link,path=" + socket + ",server=on,wait=off",
+                             "-device", "isa-serial,chardev=link")
+                     .waitingForConsole(BOOTED, BOOT);
+             GuestContainer connector = new GuestContainer(kernel, initramfs)
+                     .withKernelCommandLine("console=ttyS0 panic=-1 vnicd.test=link")
+                     .withSocketFolder(sockets)
+                     .withQemuArgs("-chardev", "socket,id=link,path=" + socket, "-device", "isa-serial,chardev=link")
+                     .waitingForConsole(BOOTED, BOOT)) {
+            // The listener's QEMU made the socket before its guest booted; the connector's QEMU needs it at start.
+            listener.start();
+            connector.start();
+            assertEquals(0, connector.awaitExit(BOOT), connector::console);
+            assertEquals(0, listener.awaitExit(BOOT), listener::console);
+            assertTrue(listener.console().contains("VNICD-GUEST got: VNICD-GUEST hello"), listener::console);
+            assertTrue(connector.console().contains("VNICD-GUEST got: echo VNICD-GUEST hello"), connector::console);
         }
     }
 
