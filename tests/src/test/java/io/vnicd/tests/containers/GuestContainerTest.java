@@ -204,8 +204,11 @@ class GuestContainerTest {
         Path socket = sockets.resolve("vhost.sock");
         Path log = sockets.resolve("testpmd.log");
         // No hugepages needed: the vhost PMD maps the guest's memfd; its own mbufs fit in 512 MB of plain memory.
+        // Its own --file-prefix so it does not clash with other testpmds; its runtime folder is removed afterwards
+        // (--in-memory would need none, but it does not go with --no-huge).
+        String prefix = "vnicd-containers-" + ProcessHandle.current().pid();
         Process backend = new ProcessBuilder(testpmd.toString(), "--no-huge", "-m", "512", "--no-pci",
-                "--file-prefix", "vnicd-containers-" + ProcessHandle.current().pid(), "-l", "0,1",
+                "--file-prefix", prefix, "-l", "0,1",
                 "--vdev", "net_vhost0,iface=" + socket + ",queues=1",
                 "--", "--total-num-mbufs=2048", "--forward-mode=io", "--auto-start")
                 .redirectErrorStream(true).redirectOutput(log.toFile()).start();
@@ -232,6 +235,17 @@ class GuestContainerTest {
             backend.destroy();
             if (!backend.waitFor(10, TimeUnit.SECONDS)) {
                 backend.destroyForcibly().waitFor();
+            }
+            deleteTree(Path.of("/var/run/dpdk", prefix));
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (Files.exists(root)) {
+            try (Stream<Path> paths = Files.walk(root)) {
+                for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(path);
+                }
             }
         }
     }
