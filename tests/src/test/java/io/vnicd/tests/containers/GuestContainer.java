@@ -43,7 +43,11 @@ import java.util.concurrent.TimeUnit;
  *     ...
  * }
  * }</pre>
- * The image is never pulled: {@code scripts/docker-engine start} builds it from the host's QEMU.
+ * The image is never pulled: {@code scripts/docker-engine start} builds it from the host's QEMU. Nothing else may
+ * be pulled either: the JVM needs {@code TESTCONTAINERS_RYUK_DISABLED=true} and {@code TESTCONTAINERS_CHECKS_DISABLE=true}
+ * in its environment (tests/pom.xml gives them to surefire; Testcontainers reads them from nowhere else but
+ * ~/.testcontainers.properties), and {@link EngineApiVersion} lets Testcontainers talk to Debian's older engine.
+ * With vhost-user, give virtio-net-pci {@code vectors=0}: QEMU 7.2 under TCG crashes with MSI-X (shared/DESIGN.md).
  */
 public final class GuestContainer extends GenericContainer<GuestContainer> {
     public static final DockerImageName IMAGE = DockerImageName.parse("vnicd/guest-runner:1");
