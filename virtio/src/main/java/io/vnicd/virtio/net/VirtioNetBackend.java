@@ -295,6 +295,11 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
     public int poll() {
         int work = 0;
         for (int p = 0; p < pairs; p++) {
+            if (started[2 * p] && enabled[2 * p]) {
+                paths[p].prepareReceive(queues[2 * p]);
+            }
+        }
+        for (int p = 0; p < pairs; p++) {
             int tx = 2 * p + 1;
             if (started[tx] && enabled[tx]) {
                 work += paths[p].transmit(queues[tx], sink, TX_BURST);
