@@ -89,7 +89,7 @@ class PfRulesTest {
         pf.installRules(List.of(), List.of(new RuleSpec("dns", RuleSet.ROOT, 10, Map.of("proto", "udp", "dst-port", "53"), "monitor")));
         try (TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock")); TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"));
              MonitorRing reader = MonitorRing.attach(pf.monitor().path())) {
-            awaitLinks(2);
+            Links.awaitUp(pf, 2);
             byte[] dns = udp(MAC1, MAC0, ip(10, 0, 0, 1), ip(10, 0, 0, 2), 40000, 53, 30);
             byte[] other = udp(MAC1, MAC0, ip(10, 0, 0, 1), ip(10, 0, 0, 2), 40000, 80, 30);
             g0.send(dns);
@@ -111,7 +111,7 @@ class PfRulesTest {
         pf.installRules(List.of(), List.of(new RuleSpec("to-vf2", RuleSet.ROOT, 1, Map.of("dst-ip", "10.9.0.0/16"), "vf:vf2")));
         try (TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock")); TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"));
              TestGuest g2 = TestGuest.connect(dir.resolve("vf2.sock"))) {
-            awaitLinks(3);
+            Links.awaitUp(pf, 3);
             byte[] f = udp(MAC1, MAC0, ip(10, 0, 0, 1), ip(10, 9, 1, 1), 1, 2, 10);
             g0.send(f);
             assertArrayEquals(f, g2.receive(WAIT), "the rule overrides the destination MAC");
@@ -126,7 +126,7 @@ class PfRulesTest {
         pf.contain(List.of(new AttackDescriptor("flood", "10.6.6.6", null, "udp", null, null, 0)));
         try (TestGuest attacker = TestGuest.connect(dir.resolve("vf0.sock")); TestGuest victim = TestGuest.connect(dir.resolve("vf1.sock"));
              TestGuest friend = TestGuest.connect(dir.resolve("vf2.sock"))) {
-            awaitLinks(3);
+            Links.awaitUp(pf, 3);
             int attacks = 0;
             int normal = 0;
             for (int round = 0; round < 50; round++) {
@@ -170,13 +170,4 @@ class PfRulesTest {
         assertNotNull(pf.classifier().ruleSet().entry(RuleSet.ROOT, "good"), "the rules in force stayed");
     }
 
-    private void awaitLinks(int vfs) throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        for (VirtualFunction vf : pf.virtualFunctions().subList(0, vfs)) {
-            while (!vf.device().isLinkReady()) {
-                assertTrue(System.nanoTime() < deadline, vf.name() + " never got its RX queue up");
-                Thread.sleep(5);
-            }
-        }
-    }
 }

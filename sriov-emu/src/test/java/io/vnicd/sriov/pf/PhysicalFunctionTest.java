@@ -46,7 +46,7 @@ class PhysicalFunctionTest {
         try (TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock"));
              TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"));
              TestGuest g2 = TestGuest.connect(dir.resolve("vf2.sock"))) {
-            awaitLinks();
+            Links.awaitUp(pf, 3);
             // vf1 to an unknown address: flooded to vf0 and vf2.
             byte[] hello = TestGuest.frame(0x02_00_00_00_00_99L, MAC1, 60, 1);
             g1.send(hello);
@@ -74,7 +74,7 @@ class PhysicalFunctionTest {
         try (TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock"));
              TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"));
              TestGuest bad = TestGuest.connect(dir.resolve("vf2.sock"))) {
-            awaitLinks();
+            Links.awaitUp(pf, 3);
             // vf2's driver points a transmit descriptor far outside its memory.
             bad.txQueue().writeDescriptor(200, 0x7777_0000_0000L, 1500, 0, 0);
             bad.txQueue().makeAvailable(200);
@@ -101,13 +101,4 @@ class PhysicalFunctionTest {
         }
     }
 
-    private void awaitLinks() throws InterruptedException {
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        for (VirtualFunction vf : pf.virtualFunctions()) {
-            while (!vf.device().isLinkReady()) {
-                assertTrue(System.nanoTime() < deadline, vf.name() + " never got its RX queue up");
-                Thread.sleep(5);
-            }
-        }
-    }
 }

@@ -44,7 +44,7 @@ class RxBacklogTest {
     @Test
     void shouldHoldFramesForASlowReceiverAndDeliverThemInOrder() throws Exception {
         try (TestGuest sender = TestGuest.connect(dir.resolve("vf0.sock")); TestGuest receiver = TestGuest.connect(dir.resolve("vf1.sock"))) {
-            awaitLinks();
+            Links.awaitUp(pf, 2);
             int total = RING + 40;
             for (int i = 0; i < total; i++) {
                 sender.send(TestGuest.frame(MAC1, MAC0, 60 + i % 200, i));
@@ -66,7 +66,7 @@ class RxBacklogTest {
     @Test
     void shouldDropAndCountWhatExceedsTheQuota() throws Exception {
         try (TestGuest sender = TestGuest.connect(dir.resolve("vf0.sock")); TestGuest receiver = TestGuest.connect(dir.resolve("vf1.sock"))) {
-            awaitLinks();
+            Links.awaitUp(pf, 2);
             int total = RING + QUOTA_FRAMES + 25;
             for (int i = 0; i < total; i++) {
                 sender.send(TestGuest.frame(MAC1, MAC0, 64, i));
@@ -97,13 +97,4 @@ class RxBacklogTest {
         }
     }
 
-    private void awaitLinks() throws InterruptedException {
-        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-        for (VirtualFunction vf : pf.virtualFunctions()) {
-            while (!vf.device().isLinkReady()) {
-                assertTrue(System.nanoTime() < deadline, vf.name() + " never got its RX queue up");
-                Thread.sleep(5);
-            }
-        }
-    }
 }
