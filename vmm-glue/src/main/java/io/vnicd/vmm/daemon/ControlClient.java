@@ -18,7 +18,14 @@ public final class ControlClient {
     }
 
     /** Sends one request line and returns the answer line. */
-    public static String request(Path socket, String jsonLine) throws IOException {
+    public static String request(Path socket, String json) throws IOException {
+        // The protocol is one JSON document per line: a request written over several lines is compacted.
+        String jsonLine;
+        try {
+            jsonLine = JSON.writeValueAsString(JSON.readTree(json));
+        } catch (IOException notJson) {
+            jsonLine = json.replace('\n', ' ');
+        }
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
             ch.write(java.nio.ByteBuffer.wrap((jsonLine + "\n").getBytes(StandardCharsets.UTF_8)));
