@@ -103,6 +103,13 @@ public final class LibC {
     /** int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen); */
     private static final MethodHandle SETSOCKOPT = bind("setsockopt",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    /** long syscall(long number, ...): glibc has no mbind wrapper (libnuma does); the system call is used directly. */
+    private static final MethodHandle SYSCALL_6 = bind("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG,
+            JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
+    /** x86-64 system call number of mbind(2). */
+    private static final long SYS_MBIND = 237;
+    /** mbind(2) mode: allocate on the given node, fall back to others when it has no memory left. */
+    public static final int MPOL_PREFERRED = 1;
     /** int ioctl(int fd, unsigned long request, ...); called with one pointer argument. */
     private static final MethodHandle IOCTL = bind("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
             Linker.Option.firstVariadicArg(2));
@@ -587,6 +594,28 @@ public final class LibC {
             throw new NativeException("ioctl(" + what + ")", s.errno());
         }
         return r;
+    }
+
+    /**
+     * mbind(2): places the pages of mapping on NUMA node (MPOL_PREFERRED). Pages already touched keep their place,
+     * so call it before the memory is first written.
+     */
+    public static void mbindPreferred(MemorySegment mapping, int node) throws NativeException {
+        if (node < 0 || node >= 64) {
+            throw new NativeException("mbind", "node " + node + " outside 0..63");
+        }
+        Scratch s = scratch();
+        long r;
+        try {
+            s.word.set(ValueLayout.JAVA_LONG, 0, 1L << node);
+            r = (long) SYSCALL_6.invokeExact(s.state, SYS_MBIND, mapping.address(), mapping.byteSize(), (long) MPOL_PREFERRED,
+                    s.word, 64L, 0L);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new NativeException("mbind(node " + node + ")", s.errno());
+        }
     }
 
     /** The index of a network interface by name. */

@@ -54,6 +54,7 @@ public final class BufferPool implements AutoCloseable {
     private final long nextOffset;
     private final long buffersOffset;
     private long quotaTotal;
+    private int boundNode = -1;
 
     private BufferPool(SharedMemory shared, MemorySegment memory, int bufferSize, int bufferCount, int maxTargets) {
         this.shared = shared;
@@ -75,6 +76,36 @@ public final class BufferPool implements AutoCloseable {
             shared.close();
             throw e;
         }
+    }
+
+    /**
+     * As {@link #create(String, int, int, int)}, with the memory placed on NUMA node before it is first touched
+     * (mbind, MPOL_PREFERRED). Where the kernel refuses (a node this machine does not have), the pool is made
+     * anyway and {@link #boundNode()} says -1.
+     */
+    public static BufferPool createOnNode(String name, int bufferSize, int bufferCount, int maxTargets, int node)
+            throws NativeException {
+        SharedMemory shared = SharedMemory.create("vnicd-pool-" + name, PoolDescriptor.byteSize(bufferSize, bufferCount, maxTargets));
+        boolean bound;
+        try {
+            io.vnicd.nativeio.LibC.mbindPreferred(shared.segment(), node);
+            bound = true;
+        } catch (NativeException e) {
+            bound = false;
+        }
+        try {
+            BufferPool pool = format(shared, shared.segment(), bufferSize, bufferCount, maxTargets);
+            pool.boundNode = bound ? node : -1;
+            return pool;
+        } catch (RuntimeException e) {
+            shared.close();
+            throw e;
+        }
+    }
+
+    /** The NUMA node the pool's memory was placed on by {@link #createOnNode}, or -1. */
+    public int boundNode() {
+        return boundNode;
     }
 
     /** Formats memory someone else owns (a /dev/shm mapping, a hugetlbfs file) as an empty pool. */

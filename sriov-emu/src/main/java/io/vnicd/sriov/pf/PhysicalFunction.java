@@ -7,6 +7,11 @@ import io.vnicd.devmodel.classify.TableSpec;
 import io.vnicd.devmodel.dos.AttackDescriptor;
 import io.vnicd.devmodel.dos.DosContainment;
 import io.vnicd.devmodel.monitor.MonitorRing;
+import io.vnicd.devmodel.numa.AllocationPolicy;
+import io.vnicd.devmodel.numa.CurrentCpu;
+import io.vnicd.devmodel.numa.NumaNode;
+import io.vnicd.devmodel.numa.Topology;
+import io.vnicd.devmodel.numa.TransmitBufferPlacement;
 import io.vnicd.devmodel.pool.BufferPool;
 import io.vnicd.virtio.datapath.Pollable;
 import io.vnicd.devmodel.vswitch.VSwitch;
@@ -40,7 +45,14 @@ public final class PhysicalFunction implements AutoCloseable {
     private VirtualFunction[] byPort = new VirtualFunction[0];
     private final List<Long> rxQuota = new ArrayList<>();
     private RxBacklog[] backlogs = new RxBacklog[0];
-    private BufferPool pool;
+    private BufferPool[] poolByNode = new BufferPool[0];
+    private Topology topology;
+    private AllocationPolicy allocPolicy = AllocationPolicy.LOCAL_TO_NIC;
+    private int nicNode;
+    private TransmitBufferPlacement placement;
+    /** The data-path thread's CPU, read about once a second (reading it costs a file read). */
+    private int senderCpu = -1;
+    private long cpuReadAt;
 
     /** Monitor ring geometry: slots of this many captured bytes. */
     public static final int MONITOR_SLOTS = 4096;
@@ -91,14 +103,19 @@ public final class PhysicalFunction implements AutoCloseable {
                 return false;
             }
         }
-        return backlog.hold(frame, offset, length);
+        return backlog.hold(placement.chooseNode(nicNode, senderCpu), frame, offset, length);
     }
 
     /** Each data-path round: the switch's clock, then held frames into RX queues that have buffers again. */
     private final class Poller implements Pollable {
         @Override
         public int poll() {
-            vswitch.tick(System.nanoTime());
+            long now = System.nanoTime();
+            vswitch.tick(now);
+            if (now - cpuReadAt > 1_000_000_000L) {
+                cpuReadAt = now;
+                senderCpu = CurrentCpu.read();
+            }
             int work = 0;
             RxBacklog[] bs = backlogs;
             VirtualFunction[] ports = byPort;
@@ -169,16 +186,27 @@ public final class PhysicalFunction implements AutoCloseable {
             totalBuffers += (int) (q / RX_BUFFER);
         }
         if (totalBuffers > 0) {
-            pool = BufferPool.create(name + "-rx", RX_BUFFER, totalBuffers, Math.max(1, vfs.size()));
+            Topology t = topology != null ? topology : Topology.fromSysfs();
+            BufferPool[] pools = new BufferPool[t.maxNodeId() + 1];
+            for (NumaNode node : t.nodes()) {
+                pools[node.id()] = BufferPool.createOnNode(name + "-rx-node" + node.id(), RX_BUFFER, totalBuffers,
+                        Math.max(1, vfs.size()), node.id());
+                for (int port = 0; port < vfs.size(); port++) {
+                    pools[node.id()].setQuota(port, rxQuota.get(port) / RX_BUFFER * RX_BUFFER);
+                }
+            }
+            poolByNode = pools;
+            placement = new TransmitBufferPlacement(t, allocPolicy, pools);
             RxBacklog[] bs = new RxBacklog[vfs.size()];
             for (int port = 0; port < bs.length; port++) {
                 int buffers = (int) (rxQuota.get(port) / RX_BUFFER);
                 if (buffers > 0) {
-                    pool.setQuota(port, (long) buffers * RX_BUFFER);
-                    bs[port] = new RxBacklog(port, pool, buffers);
+                    bs[port] = new RxBacklog(port, pools, buffers * t.nodeCount());
                 }
             }
             backlogs = bs;
+            LOG.log(System.Logger.Level.INFO, () -> name + ": RX backlog pools on " + t + ", policy " + allocPolicy
+                    + ", NIC on node " + nicNode);
         }
         // The switch ages entries by a clock read once per data-path round, not per frame.
         agent.add(new Poller());
@@ -197,14 +225,50 @@ public final class PhysicalFunction implements AutoCloseable {
         rxQuota.set(port, bytes);
     }
 
-    /** A VF's backlog and quota counters, for status (zeros when it has no backlog). */
+    /**
+     * Where the PF's backlog buffers (what it writes into VFs' RX queues) come from: one pool per NUMA node of
+     * topology (null: this machine's, from /sys), chosen per frame by policy from the data-path thread's CPU and
+     * the node of the PF's NIC. Before start.
+     */
+    public synchronized void setPlacement(Topology topology, AllocationPolicy policy, int nicNode) {
+        this.topology = topology;
+        this.allocPolicy = policy;
+        this.nicNode = nicNode;
+    }
+
+    /** The placement in force after start (null when no VF has a backlog). */
+    public TransmitBufferPlacement placement() {
+        return placement;
+    }
+
+    /** The node each backlog pool's memory is bound to (-1: the kernel refused, e.g. a described node), by node. */
+    public int[] poolBinding() {
+        int[] out = new int[poolByNode.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = poolByNode[i] == null ? -1 : poolByNode[i].boundNode();
+        }
+        return out;
+    }
+
+    /** A VF's backlog and quota counters, summed over the node pools, for status (zeros when it has no backlog). */
     public BacklogStatus backlog(int port) {
         RxBacklog b = port < backlogs.length ? backlogs[port] : null;
         if (b == null) {
             return new BacklogStatus(0, 0, 0, 0, 0, 0, 0, 0);
         }
-        return new BacklogStatus(pool.quota(port), pool.bytesInUse(port), pool.peakBytes(port), b.depth(), b.held(),
-                b.delivered(), b.flushed(), pool.drops(port));
+        long quota = 0;
+        long inUse = 0;
+        long peak = 0;
+        long drops = 0;
+        for (BufferPool p : poolByNode) {
+            if (p != null) {
+                quota = Math.max(quota, p.quota(port));
+                inUse += p.bytesInUse(port);
+                peak = Math.max(peak, p.peakBytes(port));
+                drops += p.drops(port);
+            }
+        }
+        return new BacklogStatus(quota, inUse, peak, b.depth(), b.held(), b.delivered(), b.flushed(), drops);
     }
 
     /**
@@ -289,8 +353,10 @@ public final class PhysicalFunction implements AutoCloseable {
         agent.close();
         monitor.unlink();
         monitor.close();
-        if (pool != null) {
-            pool.close();
+        for (BufferPool p : poolByNode) {
+            if (p != null) {
+                p.close();
+            }
         }
         LOG.log(System.Logger.Level.INFO, () -> name + ": stopped");
     }

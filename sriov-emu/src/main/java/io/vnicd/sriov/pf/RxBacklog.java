@@ -12,7 +12,8 @@ import java.lang.invoke.VarHandle;
 /**
  * Frames for a VF whose driver has no receive buffer posted at the moment they arrive (a guest under TCG
  * refills its ring in bursts): they are held in buffers of the PF's pool, charged to this VF's quota
- * (seed US8392565), and written into the RX queue, in order, as soon as the driver posts buffers. Over the
+ * (seed US8392565) in the pool of the NUMA node the PF's placement policy picks (seed US20110208873), and
+ * written into the RX queue, in order, as soon as the driver posts buffers. Over the
  * quota a frame is dropped and counted (pool drops), never silently, and no VF can take another's memory.
  * Data-path thread only, except the counters.
  */
@@ -23,15 +24,16 @@ final class RxBacklog {
     private static final int FLUSHED = 2;
 
     private final int port;
-    private final BufferPool pool;
+    /** The PF's backlog pools by NUMA node (null where a node has none); an entry's target field names the node. */
+    private final BufferPool[] pools;
     private final OneToOneRing ring;
     private final long[] counts = new long[3];
     private long head = RingEntry.NONE;
     private int depth;
 
-    RxBacklog(int port, BufferPool pool, int buffers) {
+    RxBacklog(int port, BufferPool[] pools, int buffers) {
         this.port = port;
-        this.pool = pool;
+        this.pools = pools;
         this.ring = OneToOneRing.allocate(Math.max(2, Integer.highestOneBit(Math.max(1, buffers) - 1) << 1));
     }
 
@@ -39,8 +41,12 @@ final class RxBacklog {
         return depth == 0;
     }
 
-    /** Keeps a copy of the frame; false (a counted drop in the pool) when over quota or too large. */
-    boolean hold(MemorySegment frame, long offset, int length) {
+    /**
+     * Keeps a copy of the frame in a buffer of node's pool (chosen by the PF's placement policy); false (a counted
+     * drop in that pool) when over quota or too large.
+     */
+    boolean hold(int node, MemorySegment frame, long offset, int length) {
+        BufferPool pool = pools[node];
         if (length > pool.bufferSize()) {
             return false;
         }
@@ -49,7 +55,7 @@ final class RxBacklog {
             return false;
         }
         MemorySegment.copy(frame, offset, pool.memory(), pool.offset(index), length);
-        if (!ring.offer(RingEntry.pack(index, length, port))) {
+        if (!ring.offer(RingEntry.pack(index, length, node))) {
             pool.release(index);
             return false;
         }
@@ -66,6 +72,7 @@ final class RxBacklog {
                 head = ring.poll();
             }
             int index = (int) RingEntry.bufferIndex(head);
+            BufferPool pool = pools[RingEntry.target(head)];
             if (!device.receiveHeld(pool.memory(), pool.offset(index), RingEntry.length(head))) {
                 break;
             }
@@ -84,7 +91,7 @@ final class RxBacklog {
             if (head == RingEntry.NONE) {
                 head = ring.poll();
             }
-            pool.release((int) RingEntry.bufferIndex(head));
+            pools[RingEntry.target(head)].release((int) RingEntry.bufferIndex(head));
             head = RingEntry.NONE;
             depth--;
             counts[FLUSHED]++;

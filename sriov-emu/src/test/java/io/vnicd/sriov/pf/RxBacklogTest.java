@@ -1,5 +1,7 @@
 package io.vnicd.sriov.pf;
 
+import io.vnicd.devmodel.numa.AllocationPolicy;
+import io.vnicd.devmodel.numa.Topology;
 import io.vnicd.devmodel.vswitch.PortCounters;
 import io.vnicd.virtio.testing.TestGuest;
 import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
@@ -60,6 +62,34 @@ class RxBacklogTest {
             assertEquals(0, b.overQuota());
             assertEquals(0, b.bytesInUse(), "every held buffer went back to the pool");
             assertEquals(0, pf.vswitch().counters(1).get(PortCounters.Counter.OUT_DROPS));
+        }
+    }
+
+    @Test
+    void shouldTakeBacklogBuffersFromTheNodesThePolicyPicks() throws Exception {
+        pf.close();
+        pf = new PhysicalFunction("pf-numa");
+        pf.addVirtualFunction("vf0", dir.resolve("n0.sock"), VhostUserEndpoint.Mode.SERVER, 1, MAC0, Duration.ofMillis(100));
+        pf.addVirtualFunction("vf1", dir.resolve("n1.sock"), VhostUserEndpoint.Mode.SERVER, 1, MAC1, Duration.ofMillis(100));
+        // A described two-node machine on this one-node box; buffers interleaved over both nodes' pools.
+        pf.setPlacement(Topology.parse("0:0;1:1"), AllocationPolicy.INTERLEAVE, 1);
+        pf.start();
+        try (TestGuest sender = TestGuest.connect(dir.resolve("n0.sock")); TestGuest receiver = TestGuest.connect(dir.resolve("n1.sock"))) {
+            Links.awaitUp(pf, 2);
+            int total = RING + 40;
+            for (int i = 0; i < total; i++) {
+                sender.send(TestGuest.frame(MAC1, MAC0, 64, i));
+            }
+            awaitHeld(40);
+            assertEquals(20, pf.placement().chosen(0));
+            assertEquals(20, pf.placement().chosen(1));
+            for (int i = 0; i < total; i++) {
+                assertArrayEquals(TestGuest.frame(MAC1, MAC0, 64, i), receiver.receive(Duration.ofSeconds(10)),
+                        "frame " + i + " in order across the two pools");
+            }
+            assertEquals(0, pf.backlog(1).bytesInUse());
+            assertEquals(0, pf.poolBinding()[0], "node 0's pool is bound to node 0 (mbind)");
+            assertEquals(-1, pf.poolBinding()[1], "this machine has no node 1: the kernel refused, the pool works unbound");
         }
     }
 

@@ -59,6 +59,16 @@ final class StatusReport {
             ObjectNode mon = p.putObject("monitor");
             mon.put("ring", pf.monitor().path().toString()).put("captured", pf.monitor().captured())
                     .put("dropped", pf.monitor().dropped());
+            if (pf.placement() != null) {
+                ObjectNode numa = p.putObject("bufferPlacement");
+                numa.put("policy", pf.placement().policy().name()).put("topology", pf.placement().topology().toString())
+                        .put("fallbacks", pf.placement().fallbacks());
+                ArrayNode nodes = numa.putArray("nodes");
+                int[] bound = pf.poolBinding();
+                for (int n = 0; n < bound.length; n++) {
+                    nodes.addObject().put("node", n).put("chosen", pf.placement().chosen(n)).put("memoryBound", bound[n] == n);
+                }
+            }
             ArrayNode vfs = p.putArray("vfs");
             for (VirtualFunction vf : pf.virtualFunctions()) {
                 ObjectNode v = vfs.addObject();

@@ -2,6 +2,8 @@ package io.vnicd.vmm.daemon;
 
 import io.vnicd.devmodel.vswitch.MacAddress;
 import io.vnicd.devmodel.classify.RuleSetException;
+import io.vnicd.devmodel.numa.AllocationPolicy;
+import io.vnicd.devmodel.numa.Topology;
 import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
 import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
@@ -46,6 +48,11 @@ public final class Vnicd implements AutoCloseable {
                             vc.clientMode() ? VhostUserEndpoint.Mode.CLIENT : VhostUserEndpoint.Mode.SERVER,
                             vc.queuePairsOrDefault(), vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), vc.vlanOrDefault(), reconnect);
                     pf.setRxQuota(added.port(), vc.rxQuotaOrDefault());
+                }
+                if (pc.numa() != null) {
+                    pf.setPlacement(pc.numa().topology() == null ? null : Topology.parse(pc.numa().topology()),
+                            pc.numa().allocPolicy() == null ? AllocationPolicy.LOCAL_TO_NIC : AllocationPolicy.valueOf(pc.numa().allocPolicy()),
+                            pc.numa().nicNode() == null ? 0 : pc.numa().nicNode());
                 }
                 try {
                     if (!pc.rulesOrEmpty().isEmpty() || !pc.tablesOrEmpty().isEmpty()) {

@@ -42,14 +42,16 @@ public record VnicdConfig(
      * @param tables flow tables besides "root" (each with an optional miss action)
      * @param rules  flow rules applied to every frame a VF transmits, before the switch
      * @param dos    DoS containment: the standby budget and the attacks contained from the start
+     * @param numa   where the PF's buffers come from (topology, NIC node, allocation policy)
      */
     public record PfConfig(@JsonProperty("name") String name,
                            @JsonProperty("virtualFunctions") List<VfConfig> virtualFunctions,
                            @JsonProperty("tables") List<TableSpec> tables,
                            @JsonProperty("rules") List<RuleSpec> rules,
-                           @JsonProperty("dos") DosConfig dos) {
+                           @JsonProperty("dos") DosConfig dos,
+                           @JsonProperty("numa") NumaConfig numa) {
         public PfConfig(String name, List<VfConfig> virtualFunctions) {
-            this(name, virtualFunctions, null, null, null);
+            this(name, virtualFunctions, null, null, null, null);
         }
 
         public List<TableSpec> tablesOrEmpty() {
@@ -59,6 +61,16 @@ public record VnicdConfig(
         public List<RuleSpec> rulesOrEmpty() {
             return rules == null ? List.of() : rules;
         }
+    }
+
+    /**
+     * @param topology    "node:cpus;node:cpus", e.g. "0:0-3;1:4-7"; absent: this machine's, from /sys
+     * @param nicNode     the node the PF's NIC sits on (default 0)
+     * @param allocPolicy LOCAL_TO_SENDER, LOCAL_TO_NIC (default) or INTERLEAVE
+     */
+    public record NumaConfig(@JsonProperty("topology") String topology,
+                             @JsonProperty("nicNode") Integer nicNode,
+                             @JsonProperty("allocPolicy") String allocPolicy) {
     }
 
     /**
@@ -147,6 +159,23 @@ public record VnicdConfig(
                 continue;
             }
             checkName(problems, where, pf.name(), names);
+            if (pf.numa() != null) {
+                if (pf.numa().allocPolicy() != null && java.util.Arrays.stream(io.vnicd.devmodel.numa.AllocationPolicy.values())
+                        .noneMatch(a -> a.name().equals(pf.numa().allocPolicy()))) {
+                    problems.add(where + " (" + pf.name() + "): numa.allocPolicy '" + pf.numa().allocPolicy()
+                            + "' is not LOCAL_TO_SENDER, LOCAL_TO_NIC or INTERLEAVE");
+                }
+                if (pf.numa().topology() != null) {
+                    try {
+                        io.vnicd.devmodel.numa.Topology.parse(pf.numa().topology());
+                    } catch (RuntimeException e) {
+                        problems.add(where + " (" + pf.name() + "): numa.topology '" + pf.numa().topology() + "': " + e.getMessage());
+                    }
+                }
+                if (pf.numa().nicNode() != null && (pf.numa().nicNode() < 0 || pf.numa().nicNode() > 63)) {
+                    problems.add(where + " (" + pf.name() + "): numa.nicNode " + pf.numa().nicNode() + " is outside 0..63");
+                }
+            }
             if (pf.dos() != null && pf.dos().standbyFramesPerSecond() != null && pf.dos().standbyFramesPerSecond() < 1) {
                 problems.add(where + " (" + pf.name() + "): dos.standbyFramesPerSecond must be at least 1");
             }

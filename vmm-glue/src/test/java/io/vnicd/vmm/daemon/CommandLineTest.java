@@ -93,4 +93,17 @@ class CommandLineTest {
         String m = assertThrows(ConfigException.class, () -> CommandLine.parse("--config", "/nonexistent/v.json")).getMessage();
         assertTrue(m.contains("/nonexistent/v.json"), m);
     }
+
+    @Test
+    void shouldNameBadPlacementSettings() throws Exception {
+        Path f = dir.resolve("numa.json");
+        Files.writeString(f, """
+                { "physicalFunctions": [ { "name": "pf0",
+                    "virtualFunctions": [ { "name": "vf0", "socket": "/tmp/x.sock", "rxQuotaBytes": -1 } ],
+                    "numa": { "topology": "zero:0-3", "allocPolicy": "NEAREST", "nicNode": 99 } } ] }
+                """);
+        String m = assertThrows(ConfigException.class, () -> CommandLine.parse("--config", f.toString())).getMessage();
+        assertTrue(m.contains("NEAREST") && m.contains("numa.topology 'zero:0-3'") && m.contains("nicNode 99")
+                && m.contains("rxQuotaBytes -1"), m);
+    }
 }
