@@ -32,8 +32,7 @@ public final class CommandLine {
             With no arguments vnicd runs pf0 with vf0 and vf1 on /tmp/vnicd/vf0.sock and /tmp/vnicd/vf1.sock.""";
 
     private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES);
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private CommandLine() {
     }

@@ -106,4 +106,16 @@ class CommandLineTest {
         assertTrue(m.contains("NEAREST") && m.contains("numa.topology 'zero:0-3'") && m.contains("nicNode 99")
                 && m.contains("rxQuotaBytes -1"), m);
     }
+
+    /** The configuration example in the README is what users copy: it must be valid. */
+    @Test
+    void shouldAcceptTheReadmeExample() throws Exception {
+        String readme = Files.readString(Path.of(System.getProperty("user.dir")).getParent().resolve("README.md"));
+        int start = readme.indexOf("```json") + "```json".length();
+        Path f = dir.resolve("readme.json");
+        Files.writeString(f, readme.substring(start, readme.indexOf("```", start)));
+        VnicdConfig c = CommandLine.parse("--config", f.toString());
+        assertEquals(3, c.physicalFunctions().getFirst().rulesOrEmpty().size());
+        assertEquals(1, c.physicalFunctions().getFirst().dos().attacksOrEmpty().size());
+    }
 }
