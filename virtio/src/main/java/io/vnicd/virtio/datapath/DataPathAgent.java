@@ -172,6 +172,9 @@ public final class DataPathAgent implements AutoCloseable {
         }
         Pollable[] ps = active;
         for (Pollable p : ps) {
+            p.beforePoll();
+        }
+        for (Pollable p : ps) {
             work += p.poll();
         }
         for (Pollable p : ps) {

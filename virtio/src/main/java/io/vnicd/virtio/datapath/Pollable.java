@@ -2,6 +2,13 @@ package io.vnicd.virtio.datapath;
 
 /** Work the data-path thread does in each round; every method runs on that thread only. */
 public interface Pollable {
+    /**
+     * Start of a round, before any {@link #poll()}: read ahead what this round will touch (the RX descriptors
+     * other devices' frames will go to), so that the loads of all devices overlap.
+     */
+    default void beforePoll() {
+    }
+
     /** Processes what is pending (bounded); returns how much work was done, 0 when there was none. */
     int poll();
 

@@ -292,13 +292,17 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
     }
 
     @Override
-    public int poll() {
-        int work = 0;
+    public void beforePoll() {
         for (int p = 0; p < pairs; p++) {
             if (started[2 * p] && enabled[2 * p]) {
                 paths[p].prepareReceive(queues[2 * p]);
             }
         }
+    }
+
+    @Override
+    public int poll() {
+        int work = 0;
         for (int p = 0; p < pairs; p++) {
             int tx = 2 * p + 1;
             if (started[tx] && enabled[tx]) {
