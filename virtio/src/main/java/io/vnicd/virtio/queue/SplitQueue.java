@@ -306,9 +306,11 @@ public final class SplitQueue {
             }
             long at = tableBase + (long) current * DESC_SIZE;
             long addr = table.get(U64, at + DESC_ADDR);
-            long len = Integer.toUnsignedLong(table.get(U32, at + DESC_LEN));
-            int flags = table.get(U16, at + DESC_FLAGS);
-            int next = table.get(U16, at + DESC_NEXT) & 0xffff;
+            // len, flags and next in one 8-byte load (little-endian: len low, then flags, then next)
+            long rest = table.get(U64, at + DESC_LEN);
+            long len = rest & 0xffff_ffffL;
+            int flags = (int) (rest >>> 32) & 0xffff;
+            int next = (int) (rest >>> 48);
             if ((flags & F_INDIRECT) != 0) {
                 if (inIndirect) {
                     fail("indirect table inside an indirect table (virtio 1.2, 2.7.5.3.1)");
