@@ -267,11 +267,15 @@ public final class SplitQueue {
                 break;
             }
             long addr = desc.get(U64, (long) head * DESC_SIZE + DESC_ADDR);
+            long len = desc.get(U32, (long) head * DESC_SIZE + DESC_LEN) & 0xffff_ffffL;
             sum += addr;
-            if (data) {
-                int r = memory.regionOf(addr, 8);
+            if (data && len >= 8) {
+                // first and last bytes: a small frame behind its virtio header often spans two cache lines
+                int r = memory.regionOf(addr, len);
                 if (r >= 0) {
-                    sum += memory.segment(r).get(U64, memory.offsetIn(r, addr));
+                    long off = memory.offsetIn(r, addr);
+                    MemorySegment seg = memory.segment(r);
+                    sum += seg.get(U64, off) + seg.get(U64, off + Math.min(len, 256) - 8);
                 }
             }
         }
