@@ -238,15 +238,7 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
      * up, or no buffers posted — and counts why.
      */
     public boolean receive(MemorySegment frame, long offset, int length) {
-        int pair = pairs == 1 ? 0 : rxPair(frame, offset, length);
-        int rx = 2 * pair;
-        if (!started[rx] || !enabled[rx] || queues[rx].isBroken()) {
-            rxNotReady.lazySet(rxNotReady.get() + 1);
-            return false;
-        }
-        boolean ok = paths[pair].receive(queues[rx], frame, offset, length, true);
-        rxPending[pair] |= ok;
-        return ok;
+        return receiveOn(pairs == 1 ? 0 : rxPair(frame, offset, length), frame, offset, length, true);
     }
 
     /**
@@ -254,11 +246,20 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
      * counting a drop, while the driver still has no buffers.
      */
     public boolean receiveHeld(MemorySegment frame, long offset, int length) {
-        if (!started[0] || !enabled[0] || queues[0].isBroken()) {
+        return receiveOn(0, frame, offset, length, false);
+    }
+
+    /** counted: a failure is a drop to count (false when the caller keeps the frame to try again). */
+    private boolean receiveOn(int pair, MemorySegment frame, long offset, int length, boolean counted) {
+        int rx = 2 * pair;
+        if (!started[rx] || !enabled[rx] || queues[rx].isBroken()) {
+            if (counted) {
+                rxNotReady.lazySet(rxNotReady.get() + 1);
+            }
             return false;
         }
-        boolean ok = paths[0].receive(queues[0], frame, offset, length, false);
-        rxPending[0] |= ok;
+        boolean ok = paths[pair].receive(queues[rx], frame, offset, length, counted);
+        rxPending[pair] |= ok;
         return ok;
     }
 
