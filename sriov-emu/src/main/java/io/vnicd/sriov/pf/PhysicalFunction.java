@@ -50,7 +50,9 @@ public final class PhysicalFunction implements AutoCloseable {
     private AllocationPolicy allocPolicy = AllocationPolicy.LOCAL_TO_NIC;
     private int nicNode;
     private TransmitBufferPlacement placement;
-    /** The data-path thread's CPU, read about once a second (reading it costs a file read). */
+    /** The clock of the current data-path round (read once per round, for the switch's ageing and below). */
+    private long roundNanos;
+    /** The data-path thread's CPU as last read, and when; see {@link #senderCpu()}. */
     private int senderCpu = -1;
     private long cpuReadAt;
 
@@ -103,19 +105,27 @@ public final class PhysicalFunction implements AutoCloseable {
                 return false;
             }
         }
-        return backlog.hold(placement.chooseNode(nicNode, senderCpu), frame, offset, length);
+        return backlog.hold(placement.chooseNode(nicNode, senderCpu()), frame, offset, length);
+    }
+
+    /**
+     * The data-path thread's CPU for the placement policy: read (a file read) only when a frame is held, and
+     * at most about once a second, since the thread rarely moves.
+     */
+    private int senderCpu() {
+        if (roundNanos - cpuReadAt > 1_000_000_000L || cpuReadAt == 0) {
+            cpuReadAt = roundNanos;
+            senderCpu = CurrentCpu.read();
+        }
+        return senderCpu;
     }
 
     /** Each data-path round: the switch's clock, then held frames into RX queues that have buffers again. */
     private final class Poller implements Pollable {
         @Override
         public int poll() {
-            long now = System.nanoTime();
-            vswitch.tick(now);
-            if (now - cpuReadAt > 1_000_000_000L) {
-                cpuReadAt = now;
-                senderCpu = CurrentCpu.read();
-            }
+            roundNanos = System.nanoTime();
+            vswitch.tick(roundNanos);
             int work = 0;
             RxBacklog[] bs = backlogs;
             VirtualFunction[] ports = byPort;
