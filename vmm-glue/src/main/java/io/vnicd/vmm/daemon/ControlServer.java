@@ -114,15 +114,13 @@ final class ControlServer implements AutoCloseable {
     }
 
     /** {"command":"rules","pf":"pf0","tables":[...],"rules":[...]}: replaces the PF's rules, or changes nothing. */
-    private ObjectNode rules(JsonNode request) throws IOException {
+    private ObjectNode rules(JsonNode request) {
         PhysicalFunction pf = pf(request);
         if (pf == null) {
             return error("no PF '" + request.path("pf").asText() + "'");
         }
-        List<TableSpec> tables = JSON.convertValue(request.path("tables").isMissingNode() ? JSON.createArrayNode()
-                : request.get("tables"), new TypeReference<List<TableSpec>>() { });
-        List<RuleSpec> rules = JSON.convertValue(request.path("rules").isMissingNode() ? JSON.createArrayNode()
-                : request.get("rules"), new TypeReference<List<RuleSpec>>() { });
+        List<TableSpec> tables = list(request, "tables", new TypeReference<>() { });
+        List<RuleSpec> rules = list(request, "rules", new TypeReference<>() { });
         try {
             pf.installRules(tables, rules);
         } catch (RuleSetException e) {
@@ -138,8 +136,7 @@ final class ControlServer implements AutoCloseable {
         if (pf == null) {
             return error("no PF '" + request.path("pf").asText() + "'");
         }
-        List<AttackDescriptor> attacks = JSON.convertValue(request.path("attacks").isMissingNode() ? JSON.createArrayNode()
-                : request.get("attacks"), new TypeReference<List<AttackDescriptor>>() { });
+        List<AttackDescriptor> attacks = list(request, "attacks", new TypeReference<>() { });
         try {
             pf.contain(attacks);
         } catch (RuleSetException e) {
@@ -147,6 +144,12 @@ final class ControlServer implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.INFO, () -> pf.name() + ": containing " + attacks.size() + " attack(s)");
         return JSON.createObjectNode().put("ok", true).put("attacks", attacks.size());
+    }
+
+    /** The request's array field as records; an absent field is an empty list. */
+    private static <T> List<T> list(JsonNode request, String field, TypeReference<List<T>> type) {
+        JsonNode node = request.get(field);
+        return JSON.convertValue(node == null ? JSON.createArrayNode() : node, type);
     }
 
     private static ObjectNode error(String message) {

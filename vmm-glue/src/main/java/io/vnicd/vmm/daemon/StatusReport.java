@@ -71,8 +71,7 @@ final class StatusReport {
             }
             ArrayNode vfs = p.putArray("vfs");
             for (VirtualFunction vf : pf.virtualFunctions()) {
-                ObjectNode v = vfs.addObject();
-                v.setAll(vf(vf, sw));
+                ObjectNode v = vf(vfs.addObject(), vf, sw);
                 PhysicalFunction.BacklogStatus b = pf.backlog(vf.port());
                 v.putObject("rxBacklog").put("quotaBytes", b.quotaBytes()).put("bytesInUse", b.bytesInUse())
                         .put("peakBytes", b.peakBytes()).put("depth", b.depth()).put("held", b.held())
@@ -82,9 +81,9 @@ final class StatusReport {
         return root;
     }
 
-    private static ObjectNode vf(VirtualFunction vf, VSwitch sw) {
+    /** Fills v with the VF's connection, features and counters; returns v. */
+    private static ObjectNode vf(ObjectNode v, VirtualFunction vf, VSwitch sw) {
         VirtioNetBackend dev = vf.device();
-        ObjectNode v = JSON.createObjectNode();
         v.put("name", vf.name());
         v.put("socket", vf.socket().toString());
         v.put("mode", vf.endpoint().mode().name().toLowerCase(Locale.ROOT));

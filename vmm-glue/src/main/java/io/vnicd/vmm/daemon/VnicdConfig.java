@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import io.vnicd.devmodel.classify.RuleSpec;
 import io.vnicd.devmodel.classify.TableSpec;
 import io.vnicd.devmodel.dos.AttackDescriptor;
+import io.vnicd.devmodel.vswitch.MacAddress;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -213,7 +214,7 @@ public record VnicdConfig(
                 if (vf.mac() != null) {
                     if (!MAC.matcher(vf.mac()).matches()) {
                         problems.add(at + " (" + vf.name() + "): mac '" + vf.mac() + "' is not of the form 52:54:00:12:34:56");
-                    } else if ((Integer.parseInt(vf.mac().substring(0, 2), 16) & 1) != 0) {
+                    } else if (MacAddress.isGroup(MacAddress.parse(vf.mac()))) {
                         problems.add(at + " (" + vf.name() + "): mac " + vf.mac() + " is a multicast address");
                     } else if (!macs.add(vf.mac().toLowerCase(Locale.ROOT))) {
                         problems.add(at + " (" + vf.name() + "): mac " + vf.mac() + " is used twice");
