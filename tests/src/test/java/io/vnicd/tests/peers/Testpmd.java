@@ -15,9 +15,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * DPDK's dpdk-testpmd in interactive mode, driven through its stdin. As a frontend it opens virtio-user
- * ports on vhost-user sockets ({@link #frontend}); as the reference back-end it serves vhost PMD ports
- * ({@link #vhostBackend}). Port statistics are read by parsing "show port stats all".
+ * DPDK's dpdk-testpmd in interactive mode, driven through its stdin, as a frontend: virtio-user ports on
+ * vhost-user sockets ({@link #frontend}). Port statistics are read by parsing "show port stats all". (The
+ * reference vhost back-end for guest tests is io.vnicd.tests.qemu.TestpmdVhostPorts; scripts/bench runs its own.)
  */
 public final class Testpmd implements AutoCloseable {
     private static final Pattern PORT = Pattern.compile("NIC statistics for port (\\d+)");
@@ -75,7 +75,7 @@ public final class Testpmd implements AutoCloseable {
      * @param server true when testpmd listens (vnicd in client mode)
      */
     public static Testpmd frontend(String prefix, List<Path> sockets, int queues, boolean server, Path log) throws IOException {
-        List<String> cmd = eal(prefix, 1);
+        List<String> cmd = eal(prefix);
         for (int i = 0; i < sockets.size(); i++) {
             cmd.add("--vdev");
             cmd.add("net_virtio_user" + i + ",path=" + sockets.get(i) + ",queues=" + queues + (server ? ",server=1" : "")
@@ -86,22 +86,10 @@ public final class Testpmd implements AutoCloseable {
         return start(cmd, log);
     }
 
-    /** DPDK's own vhost back-end (net_vhost PMD) serving these sockets, io forwarding, main lcore 0. */
-    public static Testpmd vhostBackend(String prefix, List<Path> sockets, Path log) throws IOException {
-        List<String> cmd = eal(prefix, 0);
-        for (int i = 0; i < sockets.size(); i++) {
-            cmd.add("--vdev");
-            cmd.add("net_vhost" + i + ",iface=" + sockets.get(i) + ",queues=1");
-        }
-        cmd.addAll(List.of("--", "-i", "--forward-mode=io", "--nb-cores=1", "--total-num-mbufs=16384"));
-        Testpmd t = start(cmd, log);
-        t.command("start");
-        return t;
-    }
-
-    private static List<String> eal(String prefix, int mainLcore) {
+    /** EAL arguments: lcores 0,1 with main lcore 1, so that the forwarding core is 0. */
+    private static List<String> eal(String prefix) {
         // stdbuf: testpmd's printf output is block-buffered on a pipe; statistics must arrive when asked for.
-        return new ArrayList<>(List.of("stdbuf", "-o0", binary(), "-l", "0,1", "--main-lcore", Integer.toString(mainLcore),
+        return new ArrayList<>(List.of("stdbuf", "-o0", binary(), "-l", "0,1", "--main-lcore", "1",
                 "--file-prefix=" + prefix, "--single-file-segments", "-m", "256", "--no-pci", "--log-level=user1,8"));
     }
 
