@@ -46,3 +46,12 @@ vnicd_exec_main() {
     -Djava.util.logging.config.file="$VNICD_ROOT/vmm-glue/src/main/resources/logging.properties" \
     -cp "$jar:$(cat "$cp_file")" "$main" "$@"
 }
+
+# A dpdk-testpmd frontend for bench and demo: two virtio-user ports on SOCK0 and SOCK1, io forwarding, its
+# forwarding core on CPU 0; interactive commands come from stdin.  vnicd_testpmd_frontend PREFIX SECONDS SOCK0 SOCK1
+vnicd_testpmd_frontend() {
+  local prefix=$1 limit=$2 s0=$3 s1=$4
+  timeout "$limit" dpdk-testpmd -l 0,1 --main-lcore 1 --file-prefix="$prefix" --single-file-segments -m 256 --no-pci \
+    --vdev "net_virtio_user0,path=$s0,queues=1,queue_size=256" --vdev "net_virtio_user1,path=$s1,queues=1,queue_size=256" -- \
+    -i --forward-mode=io --nb-cores=1 --total-num-mbufs=16384
+}
