@@ -20,6 +20,8 @@ public final class Epoll implements AutoCloseable {
     public static final int EPOLLIN = 0x001;
     public static final int EPOLLERR = 0x008;
     public static final int EPOLLHUP = 0x010;
+    /** Edge-triggered: reported once per wake-up of the descriptor, whether or not anybody reads it. */
+    public static final int EPOLLET = 1 << 31;
     private static final int EPOLL_CTL_ADD = 1;
     private static final int EPOLL_CTL_DEL = 2;
     private static final int EVENT_SIZE = 12;
@@ -35,10 +37,23 @@ public final class Epoll implements AutoCloseable {
         this.events = arena.allocate((long) EVENT_SIZE * capacity, 8);
     }
 
+    /** Watches watched for input, level-triggered: the owner must drain it, or it stays ready. */
     public void add(int watched, long token) throws NativeException {
+        add(watched, token, EPOLLIN);
+    }
+
+    /**
+     * Watches watched for input, edge-triggered: every write to an eventfd wakes the waiter once, and nothing needs
+     * to read the descriptor. For descriptors a peer controls, so that no read of ours can ever block on them.
+     */
+    public void addEdgeTriggered(int watched, long token) throws NativeException {
+        add(watched, token, EPOLLIN | EPOLLET);
+    }
+
+    private void add(int watched, long token, int events) throws NativeException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment ev = a.allocate(EVENT_SIZE, 8);
-            ev.set(ValueLayout.JAVA_INT_UNALIGNED, 0, EPOLLIN);
+            ev.set(ValueLayout.JAVA_INT_UNALIGNED, 0, events);
             ev.set(ValueLayout.JAVA_LONG_UNALIGNED, 4, token);
             LibC.epollCtl(fd, EPOLL_CTL_ADD, watched, ev);
         }

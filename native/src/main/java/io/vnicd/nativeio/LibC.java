@@ -37,6 +37,9 @@ public final class LibC {
     public static final int O_NONBLOCK = 0x800;
     public static final int O_CLOEXEC = 0x80000;
     public static final int SEEK_END = 2;
+    /** fcntl(2) commands (asm-generic/fcntl.h, linux/fcntl.h). */
+    public static final int F_GETFL = 3;
+    public static final int F_SETFL = 4;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -69,6 +72,9 @@ public final class LibC {
     private static final MethodHandle READ = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     /** ssize_t write(int fd, const void *buf, size_t count); */
     private static final MethodHandle WRITE = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    /** int fcntl(int fd, int cmd, ...); called with one int argument. */
+    private static final MethodHandle FCNTL = bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2));
     /** int close(int fd); */
     private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     /** int epoll_create1(int flags); */
@@ -312,6 +318,21 @@ public final class LibC {
         Scratch s = scratch();
         s.word.set(ValueLayout.JAVA_LONG, 0, value);
         return write(fd, s.word, 8) == 8;
+    }
+
+    /** fcntl(2) with an int argument (F_GETFL, F_SETFL); returns its non-negative result. */
+    public static int fcntl(int fd, int cmd, int arg, String what) throws NativeException {
+        Scratch s = scratch();
+        int r;
+        try {
+            r = (int) FCNTL.invokeExact(s.state, fd, cmd, arg);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new NativeException("fcntl(" + what + ")", s.errno());
+        }
+        return r;
     }
 
     public static void close(int fd) throws NativeException {
