@@ -58,7 +58,9 @@ public final class GuestMemory implements AutoCloseable {
         segments = new MemorySegment[n];
         for (int i = 0; i < n; i++) {
             Region r = sorted.get(i);
-            if (r.guestPhysAddr() + r.size() - 1 < r.guestPhysAddr() || r.userAddr() + r.size() - 1 < r.userAddr()) {
+            // Addresses are unsigned 64-bit: compare them so (a region at or above 2^63 is not negative).
+            if (Long.compareUnsigned(r.guestPhysAddr() + r.size() - 1, r.guestPhysAddr()) < 0
+                    || Long.compareUnsigned(r.userAddr() + r.size() - 1, r.userAddr()) < 0) {
                 throw new IllegalArgumentException(String.format("region at gpa 0x%x size 0x%x wraps around the address space",
                         r.guestPhysAddr(), r.size()));
             }
