@@ -15,9 +15,8 @@ import static io.vnicd.virtio.net.VirtioNetFeatures.HEADER_SIZE;
  * The frame-level data path of one RX/TX queue pair: takes frames out of TX chains (skipping the 12-byte
  * virtio_net_hdr) and writes frames into RX chains behind a header, merging buffers when the driver allows it.
  * <p>
- * A frame that lies in one TX buffer goes to the sink straight from guest memory; one spread over several
- * buffers is gathered into a staging buffer first. Nothing is allocated per frame. Every frame that is not
- * delivered is counted under a reason.
+ * Every TX frame is gathered into a private staging buffer before the sink sees it, so that what is classified is
+ * what is delivered. Nothing is allocated per frame. Every frame that is not delivered is counted under a reason.
  */
 public final class NetQueuePair {
     /** Largest frame accepted from a driver: an IP datagram of 64 KiB plus Ethernet and VLAN headers. */
@@ -97,14 +96,16 @@ public final class NetQueuePair {
         return done;
     }
 
-    /** Returns false when the chain was invalid (the queue is then broken). */
+    /**
+     * Copies the chain's frame into the staging buffer and hands that copy to the sink. Every frame is copied,
+     * also one that lies in a single buffer: the guest can rewrite its buffers at any moment, so the frame the
+     * classifier and the switch judge must be the very bytes that are delivered. Returns false when the chain
+     * was invalid (the queue is then broken).
+     */
     private boolean transmitChain(SplitQueue q, int head, FrameSink sink) {
         q.beginChain(head);
         int skip = HEADER_SIZE;
         int length = 0;
-        MemorySegment pieceSeg = null;
-        long pieceOff = 0;
-        boolean gathered = false;
         while (q.nextBuffer()) {
             if (q.bufferWritable()) {
                 q.fail("device-writable buffer in a transmit chain");
@@ -125,16 +126,7 @@ public final class NetQueuePair {
                 q.fail("transmit chain carries a frame over " + MAX_FRAME + " bytes");
                 return false;
             }
-            if (pieceSeg == null && !gathered) {
-                pieceSeg = q.bufferSegment();
-                pieceOff = off;
-            } else {
-                if (!gathered) {
-                    MemorySegment.copy(pieceSeg, pieceOff, staging, 0, length);
-                    gathered = true;
-                }
-                MemorySegment.copy(q.bufferSegment(), off, staging, length, len);
-            }
+            copy(q.bufferSegment(), off, staging, length, len);
             length += len;
         }
         if (q.isBroken()) {
@@ -146,11 +138,7 @@ public final class NetQueuePair {
         }
         count(Counter.TX_FRAMES, 1);
         count(Counter.TX_BYTES, length);
-        if (gathered) {
-            sink.onFrame(staging, 0, length);
-        } else {
-            sink.onFrame(pieceSeg, pieceOff, length);
-        }
+        sink.onFrame(staging, 0, length);
         return true;
     }
 
