@@ -143,6 +143,21 @@ public final class PhysicalFunction implements AutoCloseable {
             return work;
         }
 
+        /** The backlog walk failed (a bug): drop what is held, counted as flushed, so that the next round starts clean. */
+        @Override
+        public void failed(Throwable cause) {
+            for (RxBacklog b : backlogs) {
+                if (b != null) {
+                    b.flush();
+                }
+            }
+        }
+
+        @Override
+        public String toString() {
+            return name + " backlog";
+        }
+
         @Override
         public boolean prepareToSleep() {
             RxBacklog[] bs = backlogs;

@@ -2,9 +2,9 @@ package io.vnicd.virtio.datapath;
 
 import io.vnicd.nativeio.Epoll;
 import io.vnicd.nativeio.EventFd;
-import io.vnicd.nativeio.LibC;
 import io.vnicd.nativeio.NativeException;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -12,6 +12,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
@@ -29,11 +30,14 @@ public final class DataPathAgent implements AutoCloseable {
     private static final int SPIN_ROUNDS = 2000;
     private static final int YIELD_ROUNDS = 200;
     private static final long WAKE_TOKEN = -1L;
+    /** Every kick fd carries this token: a kick only means "poll", and polling looks at every ring anyway. */
+    private static final long KICK_TOKEN = -2L;
     /** Upper bound of one sleep: a safety net should a kick ever be missed. */
     private static final int MAX_SLEEP_MILLIS = 500;
 
     private final String name;
-    private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
+    private final Duration commandTimeout;
+    private final ConcurrentLinkedQueue<Command> commands = new ConcurrentLinkedQueue<>();
     private final List<Pollable> pollables = new ArrayList<>();
     private Pollable[] active = new Pollable[0];
     private final Epoll epoll;
@@ -41,11 +45,18 @@ public final class DataPathAgent implements AutoCloseable {
     private final Thread thread;
     private final AtomicLong sleeps = new AtomicLong();
     private final AtomicLong rounds = new AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
     private volatile boolean running = true;
     private volatile boolean sleeping;
 
     public DataPathAgent(String name) throws NativeException {
+        this(name, Duration.ofSeconds(COMMAND_TIMEOUT_SECONDS));
+    }
+
+    /** With another command timeout (tests). */
+    DataPathAgent(String name, Duration commandTimeout) throws NativeException {
         this.name = name;
+        this.commandTimeout = commandTimeout;
         this.epoll = new Epoll(64);
         this.wakeup = EventFd.create();
         epoll.add(wakeup.fd(), WAKE_TOKEN);
@@ -56,34 +67,95 @@ public final class DataPathAgent implements AutoCloseable {
         thread.start();
     }
 
-    /** Runs command on the data-path thread and waits until it ran (directly when called from that thread). */
+    /**
+     * Runs command on the data-path thread and waits until it ran (directly when called from that thread). A
+     * command that has not started within the command timeout ({@link #COMMAND_TIMEOUT_SECONDS}) is withdrawn and never runs, so a
+     * caller that gives up may release what the command would have used; one that has started is waited for.
+     *
+     * @throws IllegalStateException when the command was withdrawn, or failed (its exception as the cause)
+     */
     public void execute(Runnable command) {
         if (Thread.currentThread() == thread || !thread.isAlive()) {
             command.run();
             return;
         }
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        commands.add(() -> {
+        Command c = new Command(command);
+        commands.add(c);
+        wake();
+        c.await(name, commandTimeout);
+    }
+
+    /** How long a caller waits for the data path to take its command before it withdraws it. */
+    public static final int COMMAND_TIMEOUT_SECONDS = 10;
+
+    /** A posted command: runs at most once, and not at all once withdrawn by a caller that stopped waiting. */
+    private static final class Command {
+        private static final int POSTED = 0;
+        private static final int RUNNING = 1;
+        private static final int WITHDRAWN = 2;
+        private final AtomicInteger state = new AtomicInteger(POSTED);
+        private final CompletableFuture<Void> done = new CompletableFuture<>();
+        private final Runnable body;
+
+        Command(Runnable body) {
+            this.body = body;
+        }
+
+        /** On the data-path thread. */
+        void run() {
+            if (!state.compareAndSet(POSTED, RUNNING)) {
+                return;
+            }
             try {
-                command.run();
+                body.run();
                 done.complete(null);
             } catch (Throwable t) {
                 done.completeExceptionally(t);
             }
-        });
-        wake();
-        try {
-            done.get(10, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
+        }
+
+        void await(String agent, Duration timeout) {
+            try {
+                done.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
+                return;
+            } catch (ExecutionException e) {
+                throw failure(e);
+            } catch (TimeoutException e) {
+                if (state.compareAndSet(POSTED, WITHDRAWN)) {
+                    throw new IllegalStateException("data path " + agent + " did not take a command within "
+                            + timeout.toMillis() + " ms; the command was withdrawn");
+                }
+            } catch (InterruptedException e) {
+                if (state.compareAndSet(POSTED, WITHDRAWN)) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted waiting for data path " + agent);
+                }
             }
-            throw new IllegalStateException(e.getCause());
-        } catch (TimeoutException e) {
-            throw new IllegalStateException("data path " + name + " did not run a command within 10 s");
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted waiting for data path " + name);
+            // It is running: what it touches must stay valid until it returns, so wait for it, however long.
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    done.get();
+                    break;
+                } catch (ExecutionException e) {
+                    if (interrupted) {
+                        Thread.currentThread().interrupt();
+                    }
+                    throw failure(e);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private static RuntimeException failure(ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                return r;
+            }
+            return new IllegalStateException(e.getCause());
         }
     }
 
@@ -112,10 +184,14 @@ public final class DataPathAgent implements AutoCloseable {
         });
     }
 
-    /** Wakes the thread when fd becomes readable (a kick eventfd). Call on the data-path thread, e.g. in a command. */
+    /**
+     * Wakes the thread whenever fd is signalled (a kick eventfd a frontend sent). Edge-triggered, so the thread
+     * never reads it: nothing a frontend does with its end (emptying it, clearing O_NONBLOCK) can block the
+     * data path. Call on the data-path thread, e.g. in a command.
+     */
     public void watch(EventFd fd) {
         try {
-            epoll.add(fd.fd(), fd.fd());
+            epoll.addEdgeTriggered(fd.fd(), KICK_TOKEN);
         } catch (NativeException e) {
             LOG.log(System.Logger.Level.WARNING, () -> name + ": cannot watch " + fd + ": " + e.getMessage());
         }
@@ -145,7 +221,15 @@ public final class DataPathAgent implements AutoCloseable {
     private void run() {
         int idle = 0;
         while (running) {
-            int work = doWork();
+            int work;
+            try {
+                work = doWork();
+            } catch (Throwable t) {
+                // Last resort: doWork isolates each pollable, so this is the agent's own code failing. Keep the
+                // thread: every VF of the PF depends on it.
+                lastResort(t);
+                work = 1;
+            }
             if (work > 0) {
                 idle = 0;
             } else if (++idle < SPIN_ROUNDS) {
@@ -157,7 +241,7 @@ public final class DataPathAgent implements AutoCloseable {
                 idle = 0;
             }
         }
-        Runnable c;
+        Command c;
         while ((c = commands.poll()) != null) {
             c.run();
         }
@@ -165,23 +249,59 @@ public final class DataPathAgent implements AutoCloseable {
 
     private int doWork() {
         int work = 0;
-        Runnable c;
+        Command c;
         while ((c = commands.poll()) != null) {
             c.run();
             work++;
         }
         Pollable[] ps = active;
         for (Pollable p : ps) {
-            p.beforePoll();
+            try {
+                p.beforePoll();
+            } catch (Throwable t) {
+                isolate(p, t);
+            }
         }
         for (Pollable p : ps) {
-            work += p.poll();
+            try {
+                work += p.poll();
+            } catch (Throwable t) {
+                isolate(p, t);
+            }
         }
         for (Pollable p : ps) {
-            p.flush();
+            try {
+                p.flush();
+            } catch (Throwable t) {
+                isolate(p, t);
+            }
         }
         rounds.lazySet(rounds.get() + 1);
         return work;
+    }
+
+    /**
+     * A pollable threw (a bug, or a fault in guest memory that its frontend shrank under it: the JVM turns that
+     * SIGBUS into an InternalError): it is told to stop serving until reset, the rest keep running.
+     */
+    private void isolate(Pollable p, Throwable t) {
+        failures.incrementAndGet();
+        try {
+            p.failed(t);
+        } catch (Throwable again) {
+            t.addSuppressed(again);
+        }
+        LOG.log(System.Logger.Level.ERROR, () -> name + ": " + p + " failed on the data path and was stopped", t);
+    }
+
+    private void lastResort(Throwable t) {
+        failures.incrementAndGet();
+        LOG.log(System.Logger.Level.ERROR, () -> name + ": the data-path round failed; the thread goes on", t);
+    }
+
+    /** Failures the data path isolated (a pollable stopped, or a round that failed). */
+    public long failures() {
+        return failures.get();
     }
 
     private void sleep() {
@@ -189,14 +309,20 @@ public final class DataPathAgent implements AutoCloseable {
         sleeping = true;
         boolean mayWait = commands.isEmpty();
         for (Pollable p : ps) {
-            mayWait &= p.prepareToSleep();
+            try {
+                mayWait &= p.prepareToSleep();
+            } catch (Throwable t) {
+                isolate(p, t);
+            }
         }
         if (mayWait) {
             sleeps.incrementAndGet();
             try {
                 int n = epoll.await(MAX_SLEEP_MILLIS);
                 for (int i = 0; i < n; i++) {
-                    drain(epoll.token(i));
+                    if (epoll.token(i) == WAKE_TOKEN) {
+                        wakeup.drain();
+                    }
                 }
             } catch (NativeException e) {
                 LOG.log(System.Logger.Level.ERROR, () -> name + ": epoll_wait failed: " + e.getMessage());
@@ -205,16 +331,11 @@ public final class DataPathAgent implements AutoCloseable {
         }
         sleeping = false;
         for (Pollable p : ps) {
-            p.wokeUp();
-        }
-    }
-
-    private void drain(long token) throws NativeException {
-        if (token == WAKE_TOKEN) {
-            wakeup.drain();
-        } else {
-            // A kick eventfd: reset its counter; the ring itself says what to do.
-            LibC.readWord((int) token);
+            try {
+                p.wokeUp();
+            } catch (Throwable t) {
+                isolate(p, t);
+            }
         }
     }
 

@@ -27,4 +27,10 @@ public interface Pollable {
     /** The thread woke up and polls again: drivers may stop kicking. */
     default void wokeUp() {
     }
+
+    /**
+     * One of the methods above threw: stop doing work (until whatever owns this resets it), so that the failure
+     * stays here and every other pollable of the thread keeps running. Called on the data-path thread.
+     */
+    void failed(Throwable cause);
 }

@@ -258,7 +258,15 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
             }
             return false;
         }
-        boolean ok = paths[pair].receive(queues[rx], frame, offset, length, counted);
+        boolean ok;
+        try {
+            ok = paths[pair].receive(queues[rx], frame, offset, length, counted);
+        } catch (InternalError e) {
+            // A fault in this device's guest memory (its frontend shrank the file under the mapping; the JVM turns
+            // the SIGBUS into this error): this device stops, not the one whose frame it was.
+            failed(e);
+            return false;
+        }
         rxPending[pair] |= ok;
         return ok;
     }
@@ -346,6 +354,26 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
                 queues[2 * p].disableNotifications();
             }
         }
+    }
+
+    /**
+     * The data path caught a failure in this device (see {@link Pollable#failed}): every running queue is marked
+     * broken, so that the device does nothing more and reports NEEDS_RESET until its frontend resets it or
+     * reconnects.
+     */
+    @Override
+    public void failed(Throwable cause) {
+        String reason = "data path failure: " + cause;
+        for (int i = 0; i < queues.length; i++) {
+            if (started[i]) {
+                queues[i].fail(reason);
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "VF " + name;
     }
 
     /** Frames that found no RX queue up. */

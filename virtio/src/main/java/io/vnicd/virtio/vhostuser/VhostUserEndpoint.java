@@ -19,6 +19,9 @@ public final class VhostUserEndpoint implements AutoCloseable {
 
     public enum Mode { SERVER, CLIENT }
 
+    /** Pause before accepting again after accept(2) failed. */
+    private static final Duration ACCEPT_RETRY = Duration.ofMillis(200);
+
     private final Path path;
     private final Mode mode;
     private final VhostUserBackend backend;
@@ -44,8 +47,10 @@ public final class VhostUserEndpoint implements AutoCloseable {
             listener = UnixSocket.listen(path);
             LOG.log(System.Logger.Level.INFO, () -> backend.name() + ": listening on " + path);
         }
-        thread = Thread.ofPlatform().name("vhost-user-" + backend.name()).daemon().start(
-                mode == Mode.SERVER ? this::serveAccepted : this::serveConnected);
+        thread = Thread.ofPlatform().name("vhost-user-" + backend.name()).daemon()
+                .uncaughtExceptionHandler((t, e) -> LOG.log(System.Logger.Level.ERROR,
+                        () -> backend.name() + ": endpoint thread ended by an unexpected error; the VF accepts no frontend", e))
+                .start(mode == Mode.SERVER ? this::serveAccepted : this::serveConnected);
     }
 
     private void serveAccepted() {
@@ -54,10 +59,13 @@ public final class VhostUserEndpoint implements AutoCloseable {
             try {
                 peer = listener.accept();
             } catch (NativeException e) {
-                if (!closed) {
-                    LOG.log(System.Logger.Level.ERROR, () -> backend.name() + ": accept on " + path + " failed: " + e.getMessage());
+                if (closed) {
+                    return;
                 }
-                return;
+                // Out of descriptors, say: the VF must still take the next frontend once the condition clears.
+                LOG.log(System.Logger.Level.ERROR, () -> backend.name() + ": accept on " + path + " failed: " + e.getMessage());
+                sleep(ACCEPT_RETRY);
+                continue;
             }
             serve(peer, "frontend on " + path);
         }
@@ -95,7 +103,7 @@ public final class VhostUserEndpoint implements AutoCloseable {
         long n = connections.incrementAndGet();
         LOG.log(System.Logger.Level.INFO, () -> backend.name() + ": " + name + " connected (connection " + n + ")");
         VhostUserSession session = new VhostUserSession(peer, backend, name);
-        session.serve();
+        session.serve(); // never throws: whatever the frontend does ends this connection at worst
         refused.addAndGet(session.refused());
         lastCloseReason = session.closeReason();
         peer.close();

@@ -102,11 +102,16 @@ public final class VhostUserSession {
             }
         } catch (NativeException e) {
             closeReason = socket.isClosed() ? "vnicd closed the connection" : "socket error: " + e.getMessage();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // Last resort (a bug, or the data path not answering): this connection ends, the VF accepts the next.
             closeReason = "internal error: " + e;
             LOG.log(System.Logger.Level.ERROR, backend.name() + ": internal error serving " + peer, e);
         } finally {
-            releaseAll();
+            try {
+                releaseAll();
+            } catch (RuntimeException | Error e) {
+                LOG.log(System.Logger.Level.ERROR, backend.name() + ": cannot release what " + peer + " set up", e);
+            }
             arena.close();
         }
     }
@@ -403,7 +408,16 @@ public final class VhostUserSession {
         if (noFd ? fdCount != 0 : fdCount != 1) {
             throw new VhostUserException(noFd ? "says no fd but passes " + fdCount : "expects one fd, got " + fdCount);
         }
-        EventFd fd = noFd ? null : EventFd.adopt(take(0));
+        EventFd fd = null;
+        if (!noFd) {
+            try {
+                fd = EventFd.adoptFromPeer(fds[0]);
+            } catch (NativeException e) {
+                // left in fds: closed with the message
+                throw new VhostUserException("queue " + v.index + ": " + e.getMessage(), e);
+            }
+            take(0);
+        }
         switch (request) {
             case SET_VRING_KICK -> {
                 if (v.started) {

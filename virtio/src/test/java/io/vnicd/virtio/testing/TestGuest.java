@@ -41,8 +41,19 @@ public final class TestGuest implements AutoCloseable {
         this.txSlots = driver.alloc((long) TX_SLOT * QUEUE_SIZE, 64);
     }
 
+    /** Makes the kick or call eventfd of a queue (0 RX, 1 TX); hostile tests hand over odd ones. */
+    @FunctionalInterface
+    public interface FdSource {
+        EventFd make(int queue) throws NativeException;
+    }
+
     /** Connects to a VF listening at socket and brings the queue pair up with RX buffers posted. */
     public static TestGuest connect(Path socket) throws NativeException, InterruptedException {
+        return connect(socket, q -> EventFd.create(), q -> EventFd.create());
+    }
+
+    /** As {@link #connect(Path)}, with the kick and call eventfds the sources make. */
+    public static TestGuest connect(Path socket, FdSource kick, FdSource call) throws NativeException, InterruptedException {
         TestDriver driver = new TestDriver(4 << 20);
         VhostUserTestFrontend fe;
         try {
@@ -53,7 +64,7 @@ public final class TestGuest implements AutoCloseable {
         }
         TestGuest g = new TestGuest(driver, fe);
         try {
-            g.start();
+            g.start(kick, call);
         } catch (NativeException | RuntimeException e) {
             g.close();
             throw e;
@@ -61,14 +72,14 @@ public final class TestGuest implements AutoCloseable {
         return g;
     }
 
-    private void start() throws NativeException {
+    private void start(FdSource kick, FdSource call) throws NativeException {
         long offered = frontend.handshake();
         negotiated = offered;
         frontend.setMemTable(new long[][] {driver.region()}, new int[] {driver.sharedMemory().fd()});
         DriverQueue[] qs = {rx, tx};
         for (int i = 0; i < 2; i++) {
-            kicks[i] = EventFd.create();
-            calls[i] = EventFd.create();
+            kicks[i] = kick.make(i);
+            calls[i] = call.make(i);
             frontend.setVringNum(i, QUEUE_SIZE);
             frontend.setVringBase(i, 0);
             frontend.setVringAddr(i, qs[i].descUser(), qs[i].usedUser(), qs[i].availUser());
@@ -100,6 +111,16 @@ public final class TestGuest implements AutoCloseable {
 
     public DriverQueue rxQueue() {
         return rx;
+    }
+
+    /** Guest physical address of TX slot i (a 12-byte virtio_net_hdr, then the frame): what send(i-th frame) fills. */
+    public long txSlotGpa(int i) {
+        return txSlots + (long) (i % QUEUE_SIZE) * TX_SLOT;
+    }
+
+    /** The kick eventfd of queue 0 (RX) or 1 (TX). */
+    public EventFd kick(int queue) {
+        return kicks[queue];
     }
 
     /** Queues one frame for transmission (header + frame in one buffer) and kicks. */
