@@ -195,6 +195,25 @@ class HostileFrontendTest {
     }
 
     @Test
+    void aCallFdMadeBlockingAgainAndFilledByItsFrontendIsReleasedAndItsQueueStopped() throws Exception {
+        underAttack(() -> {
+            EventFd[] calls = new EventFd[2];
+            TestGuest bad = TestGuest.connect(sock(2), q -> EventFd.create(), q -> calls[q] = blockingEventFd());
+            // After handing it over (vnicd made it non-blocking), the frontend makes it blocking again and fills it.
+            clearNonBlocking(calls[1]);
+            LibC.writeWord(calls[1].fd(), 0xffff_ffff_ffff_fffeL);
+            bad.kick(1).signal();
+            bad.txQueue().addBuffer(bad.txSlotGpa(0), 12 + 60, false);
+            bad.kick(1).signal();
+            await("the blocked write is released", () -> pf.agent().rescuedWrites() == 1);
+            return bad;
+        }, () -> {
+            await("the queue stopped", () -> attacked().device().needsReset());
+            assertTrue(attacked().device().brokenQueues().contains("blocked the data path"), attacked().device().brokenQueues());
+        });
+    }
+
+    @Test
     void kickAndCallFdsThatAreNotEventfdsAreRefused() throws Exception {
         underAttack(() -> {
             // A memfd as kick fd, a socket as call fd: each SET_VRING_KICK/CALL is refused, no queue starts.

@@ -2,6 +2,7 @@ package io.vnicd.virtio.datapath;
 
 import io.vnicd.nativeio.Epoll;
 import io.vnicd.nativeio.EventFd;
+import io.vnicd.nativeio.LibC;
 import io.vnicd.nativeio.NativeException;
 
 import java.time.Duration;
@@ -46,6 +47,11 @@ public final class DataPathAgent implements AutoCloseable {
     private final AtomicLong sleeps = new AtomicLong();
     private final AtomicLong rounds = new AtomicLong();
     private final AtomicLong failures = new AtomicLong();
+    private final AtomicLong rescues = new AtomicLong();
+    private final Thread watchdog;
+    private volatile int writingFd = -1;
+    private volatile long writeStarted;
+    private volatile boolean writeRescued;
     private volatile boolean running = true;
     private volatile boolean sleeping;
 
@@ -61,10 +67,12 @@ public final class DataPathAgent implements AutoCloseable {
         this.wakeup = EventFd.create();
         epoll.add(wakeup.fd(), WAKE_TOKEN);
         this.thread = Thread.ofPlatform().name("datapath-" + name).daemon().unstarted(this::run);
+        this.watchdog = Thread.ofPlatform().name("datapath-watchdog-" + name).daemon().unstarted(this::watchWrites);
     }
 
     public void start() {
         thread.start();
+        watchdog.start();
     }
 
     /**
@@ -157,6 +165,59 @@ public final class DataPathAgent implements AutoCloseable {
             }
             return new IllegalStateException(e.getCause());
         }
+    }
+
+    /**
+     * Signals an eventfd a peer owns (a queue's call fd), on the data-path thread. The descriptor was made
+     * non-blocking when it was adopted, but the peer shares the open file and can make it blocking again and fill
+     * its counter: then this write would block, and with it every VF of the PF. A watchdog sees a write that
+     * lasts longer than {@link #BLOCKED_WRITE_MILLIS}, empties the eventfd so that the write completes, and this
+     * returns false so that the queue stops.
+     */
+    public boolean signalPeer(EventFd fd) throws NativeException {
+        writeStarted = System.nanoTime();
+        writingFd = fd.fd();
+        try {
+            fd.signal();
+        } finally {
+            writingFd = -1;
+        }
+        if (writeRescued) {
+            writeRescued = false;
+            return false;
+        }
+        return true;
+    }
+
+    /** A write to a peer's eventfd lasting this long is taken as blocked. */
+    static final long BLOCKED_WRITE_MILLIS = 500;
+
+    /** The watchdog: rescues the data-path thread from a blocked write to a peer's eventfd (see signalPeer). */
+    private void watchWrites() {
+        while (running) {
+            LockSupport.parkNanos(100_000_000L);
+            int fd = writingFd;
+            if (fd < 0 || System.nanoTime() - writeStarted < BLOCKED_WRITE_MILLIS * 1_000_000L) {
+                continue;
+            }
+            writeRescued = true;
+            rescues.incrementAndGet();
+            try {
+                // Non-blocking again, then empty the counter: the blocked write of 1 then fits and returns.
+                int flags = LibC.fcntl(fd, LibC.F_GETFL, 0, "F_GETFL");
+                LibC.fcntl(fd, LibC.F_SETFL, flags | LibC.O_NONBLOCK, "F_SETFL O_NONBLOCK");
+                LibC.readWord(fd);
+                LOG.log(System.Logger.Level.ERROR, () -> name + ": a write to a frontend's call eventfd (fd " + fd
+                        + ") blocked the data path; it was released and the queue stopped");
+            } catch (NativeException e) {
+                LOG.log(System.Logger.Level.ERROR, () -> name + ": cannot release a blocked write to fd " + fd + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /** Blocked writes to peers' eventfds the watchdog released. */
+    public long rescuedWrites() {
+        return rescues.get();
     }
 
     /** Interrupts a sleep so that posted commands or new work are seen at once. */
@@ -347,6 +408,7 @@ public final class DataPathAgent implements AutoCloseable {
         } catch (NativeException ignored) {
             // the thread also wakes within MAX_SLEEP_MILLIS
         }
+        LockSupport.unpark(watchdog);
         try {
             thread.join(5000);
         } catch (InterruptedException e) {

@@ -58,6 +58,7 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
         this.paths = new NetQueuePair[pairs];
         for (int i = 0; i < queues.length; i++) {
             queues[i] = new SplitQueue(i);
+            queues[i].setNotifier(agent::signalPeer);
         }
         for (int p = 0; p < pairs; p++) {
             paths[p] = new NetQueuePair();

@@ -45,6 +45,7 @@ public final class SplitQueue {
     private boolean configured;
     private boolean eventIdx;
     private EventFd call;
+    private Notifier notifier = Notifier.DIRECT;
 
     private int nextAvail;
     /** The driver's available index as last read: the shared cache line is only read again once it is used up. */
@@ -163,6 +164,11 @@ public final class SplitQueue {
 
     public void setEventIdx(boolean on) {
         eventIdx = on;
+    }
+
+    /** How the call eventfd is written (the data path's guarded write; direct by default). */
+    public void setNotifier(Notifier n) {
+        notifier = n;
     }
 
     /** The driver's interrupt eventfd (not owned: the session closes it). */
@@ -433,7 +439,10 @@ public final class SplitQueue {
         signalledValid = true;
         if (signal) {
             try {
-                fd.signal();
+                if (!notifier.signal(fd)) {
+                    callFailures = callFailures + 1;
+                    fail("writing the call eventfd blocked the data path (a full counter on a blocking descriptor)");
+                }
             } catch (NativeException e) {
                 callFailures = callFailures + 1;
             }

@@ -113,7 +113,14 @@ public final class Vnicd implements AutoCloseable {
         }
     }
 
+    /** How long SIGTERM waits for an orderly close before the process halts anyway. */
+    private static final long SHUTDOWN_LIMIT_MILLIS = 15_000;
+
     public static void main(String[] args) {
+        // Last resort for every thread of the daemon: a thread that dies is logged, the others keep serving (the
+        // data-path and vhost-user threads isolate their own failures and do not get here).
+        Thread.setDefaultUncaughtExceptionHandler((t, e) ->
+                LOG.log(System.Logger.Level.ERROR, "thread " + t.getName() + " ended by an unexpected error", e));
         VnicdConfig config;
         try {
             config = CommandLine.parse(args);
@@ -138,6 +145,16 @@ public final class Vnicd implements AutoCloseable {
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("vnicd-shutdown").unstarted(() -> {
             LOG.log(System.Logger.Level.INFO, "vnicd stopping");
+            // SIGTERM always ends the daemon: should closing hang (a thread stuck in a peer's descriptor), halt.
+            Thread.ofPlatform().daemon().name("vnicd-shutdown-limit").start(() -> {
+                try {
+                    Thread.sleep(SHUTDOWN_LIMIT_MILLIS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                LOG.log(System.Logger.Level.ERROR, "vnicd did not stop within " + SHUTDOWN_LIMIT_MILLIS + " ms: halting");
+                Runtime.getRuntime().halt(1);
+            });
             vnicd.close();
             LOG.log(System.Logger.Level.INFO, "vnicd stopped");
             stopped.countDown();
