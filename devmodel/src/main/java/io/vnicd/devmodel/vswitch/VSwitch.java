@@ -1,10 +1,8 @@
 package io.vnicd.devmodel.vswitch;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
-import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,8 +25,6 @@ import java.util.List;
 public final class VSwitch {
     /** Default ageing time, as in Linux bridges and most switches. */
     public static final Duration DEFAULT_AGEING = Duration.ofSeconds(300);
-    private static final ValueLayout.OfInt BE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
-    private static final ValueLayout.OfShort BE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
     private static final long EMPTY = -1L;
     private static final int MAX_PROBE = 64;
@@ -192,8 +188,8 @@ public final class VSwitch {
         in.add(PortCounters.Counter.IN_FRAMES, 1);
         in.add(PortCounters.Counter.IN_BYTES, length);
         int vlan = portVlan[ingress];
-        long dst = mac(frame, offset);
-        long src = mac(frame, offset + 6);
+        long dst = MacAddress.read(frame, offset);
+        long src = MacAddress.read(frame, offset + 6);
         if (!MacAddress.isGroup(src)) {
             learn(key(src, vlan), ingress);
         }
@@ -265,10 +261,6 @@ public final class VSwitch {
         lastSeen[slot] = now;
         keys[slot] = key;
         global[LEARNED]++;
-    }
-
-    private static long mac(MemorySegment frame, long at) {
-        return Integer.toUnsignedLong(frame.get(BE_INT, at)) << 16 | Short.toUnsignedLong(frame.get(BE_SHORT, at + 4));
     }
 
     /** Addresses learned since start (including re-learned after ageing). */

@@ -11,6 +11,7 @@ import io.vnicd.devmodel.dos.DosContainment;
 import io.vnicd.devmodel.monitor.MonitorRing;
 import io.vnicd.devmodel.packet.PacketHeaders;
 import io.vnicd.devmodel.packet.PacketParser;
+import io.vnicd.devmodel.vswitch.MacAddress;
 import io.vnicd.devmodel.vswitch.VSwitch;
 
 import java.lang.foreign.MemorySegment;
@@ -40,6 +41,7 @@ final class PfIngress {
     private static final int DROPPED = 0;
     private static final int STEERED = 1;
     private static final int MONITORED = 2;
+    private static final int SPOOFED = 3;
 
     private final VSwitch vswitch;
     private final Classifier classifier = new Classifier();
@@ -49,7 +51,9 @@ final class PfIngress {
     private final FlowKey key = new FlowKey();
     /** Exact-match cache of recent flows' results (counters stay exact: a hit replays the walk's counts). */
     private final FlowCache cache = new FlowCache(4096);
-    private final long[] counts = new long[3];
+    private final long[] counts = new long[4];
+    /** Per VF port: the only source MAC it may send from, or -1 (no check: trusted, or no MAC assigned). */
+    private volatile long[] allowedSource = new long[0];
     private volatile boolean inspect;
     private volatile boolean hasRules;
     private volatile boolean hasAttacks;
@@ -66,6 +70,12 @@ final class PfIngress {
 
     /** A frame transmitted by the VF at port. */
     void onFrame(int port, MemorySegment frame, long offset, int length) {
+        long[] sources = allowedSource;
+        if (port < sources.length && sources[port] >= 0 && MacAddress.read(frame, offset + 6) != sources[port]) {
+            // spoofchk (ip link set DEV vf N spoofchk on; Crossbow's mac-nospoof): only the VF's own address
+            add(SPOOFED);
+            return;
+        }
         if (!inspect) {
             vswitch.switchFrame(port, frame, offset, length);
             return;
@@ -93,6 +103,21 @@ final class PfIngress {
                 }
             }
         }
+    }
+
+    /** Lets the VF at port send only from mac (-1: from any address, a trusted VF). Any thread. */
+    synchronized void setAllowedSource(int port, long mac) {
+        long[] a = java.util.Arrays.copyOf(allowedSource, Math.max(allowedSource.length, port + 1));
+        for (int i = allowedSource.length; i < a.length; i++) {
+            a[i] = -1;
+        }
+        a[port] = mac;
+        allowedSource = a;
+    }
+
+    /** Frames a VF sent from an address not its own, dropped. */
+    long spoofed() {
+        return (long) COUNTS.getOpaque(counts, SPOOFED);
     }
 
     private void add(int counter) {

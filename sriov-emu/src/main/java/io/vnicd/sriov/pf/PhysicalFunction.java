@@ -13,6 +13,7 @@ import io.vnicd.devmodel.numa.NumaNode;
 import io.vnicd.devmodel.numa.Topology;
 import io.vnicd.devmodel.numa.TransmitBufferPlacement;
 import io.vnicd.devmodel.pool.BufferPool;
+import io.vnicd.devmodel.port.Port;
 import io.vnicd.virtio.datapath.Pollable;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.nativeio.NativeException;
@@ -42,9 +43,10 @@ public final class PhysicalFunction implements AutoCloseable {
     private final MonitorRing monitor;
     private final PfIngress ingress;
     private final List<VirtualFunction> vfs = new ArrayList<>();
-    private VirtualFunction[] byPort = new VirtualFunction[0];
+    /** The switch's ports by number: the VFs first (in the order they were added), then the uplink. */
+    private Port[] ports = new Port[0];
+    private VfPort[] vfPorts = new VfPort[0];
     private final List<Long> rxQuota = new ArrayList<>();
-    private RxBacklog[] backlogs = new RxBacklog[0];
     private BufferPool[] poolByNode = new BufferPool[0];
     private Topology topology;
     private AllocationPolicy allocPolicy = AllocationPolicy.LOCAL_TO_NIC;
@@ -84,28 +86,15 @@ public final class PhysicalFunction implements AutoCloseable {
         this.ingress = new PfIngress(vswitch, standbyFramesPerSecond, monitor);
     }
 
-    /**
-     * Called by the switch on the data-path thread: hands the frame to the VF at port, or holds it in the VF's
-     * RX backlog when its driver has no buffers posted right now. False (a counted drop) when the VF's driver
-     * is not there, or the backlog is over the VF's quota.
-     */
+    /** Called by the switch on the data-path thread: hands the frame to the port (a VF, the uplink). */
     private boolean deliver(int port, MemorySegment frame, long offset, int length) {
-        VirtualFunction[] ports = byPort;
-        if (port >= ports.length) {
-            return false;
-        }
-        VirtioNetBackend device = ports[port].device();
-        RxBacklog[] bs = backlogs;
-        RxBacklog backlog = port < bs.length ? bs[port] : null;
-        if (backlog == null || backlog.isEmpty()) {
-            if (device.receive(frame, offset, length)) {
-                return true;
-            }
-            if (backlog == null || !device.isLinkReady()) {
-                return false;
-            }
-        }
-        return backlog.hold(placement.chooseNode(nicNode, senderCpu()), frame, offset, length);
+        Port[] ps = ports;
+        return port < ps.length && ps[port].send(frame, offset, length);
+    }
+
+    /** Where a VF's frame that must wait is held: the pool the placement policy picks. */
+    private int holdNode() {
+        return placement.chooseNode(nicNode, senderCpu());
     }
 
     /**
@@ -127,12 +116,10 @@ public final class PhysicalFunction implements AutoCloseable {
             roundNanos = System.nanoTime();
             vswitch.tick(roundNanos);
             int work = 0;
-            RxBacklog[] bs = backlogs;
-            VirtualFunction[] ports = byPort;
-            for (int port = 0; port < bs.length; port++) {
-                RxBacklog b = bs[port];
+            for (VfPort p : vfPorts) {
+                RxBacklog b = p.backlog();
                 if (b != null && !b.isEmpty()) {
-                    VirtioNetBackend device = ports[port].device();
+                    VirtioNetBackend device = p.vf().device();
                     if (device.isLinkReady()) {
                         work += b.drain(device);
                     } else {
@@ -146,9 +133,9 @@ public final class PhysicalFunction implements AutoCloseable {
         /** The backlog walk failed (a bug): drop what is held, counted as flushed, so that the next round starts clean. */
         @Override
         public void failed(Throwable cause) {
-            for (RxBacklog b : backlogs) {
-                if (b != null) {
-                    b.flush();
+            for (VfPort p : vfPorts) {
+                if (p.backlog() != null) {
+                    p.backlog().flush();
                 }
             }
         }
@@ -160,10 +147,9 @@ public final class PhysicalFunction implements AutoCloseable {
 
         @Override
         public boolean prepareToSleep() {
-            RxBacklog[] bs = backlogs;
-            VirtualFunction[] ports = byPort;
-            for (int port = 0; port < bs.length; port++) {
-                if (bs[port] != null && !bs[port].isEmpty() && ports[port].device().armReceiveKick()) {
+            for (VfPort p : vfPorts) {
+                RxBacklog b = p.backlog();
+                if (b != null && !b.isEmpty() && p.vf().device().armReceiveKick()) {
                     return false;
                 }
             }
@@ -196,10 +182,16 @@ public final class PhysicalFunction implements AutoCloseable {
                 device, new VhostUserEndpoint(socket, mode, device, reconnect));
         if (mac >= 0) {
             vswitch.addStaticEntry(mac, vlan, port);
+            // spoofchk on by default for a VF with an assigned address, as SR-IOV NICs do
+            ingress.setAllowedSource(port, mac);
         }
         vfs.add(vf);
         rxQuota.add(DEFAULT_RX_QUOTA);
-        byPort = vfs.toArray(new VirtualFunction[0]);
+        VfPort p = new VfPort(vf, this::holdNode);
+        vfPorts = java.util.Arrays.copyOf(vfPorts, vfPorts.length + 1);
+        vfPorts[port] = p;
+        ports = java.util.Arrays.copyOf(ports, ports.length + 1);
+        ports[port] = p;
         return vf;
     }
 
@@ -222,14 +214,12 @@ public final class PhysicalFunction implements AutoCloseable {
             }
             poolByNode = pools;
             placement = new TransmitBufferPlacement(t, allocPolicy, pools);
-            RxBacklog[] bs = new RxBacklog[vfs.size()];
-            for (int port = 0; port < bs.length; port++) {
+            for (int port = 0; port < vfPorts.length; port++) {
                 int buffers = (int) (rxQuota.get(port) / RX_BUFFER);
                 if (buffers > 0) {
-                    bs[port] = new RxBacklog(port, pools, buffers * t.nodeCount());
+                    vfPorts[port].attach(new RxBacklog(port, pools, buffers * t.nodeCount()));
                 }
             }
-            backlogs = bs;
             LOG.log(System.Logger.Level.INFO, () -> name + ": RX backlog pools on " + t + ", policy " + allocPolicy
                     + ", NIC on node " + nicNode);
         }
@@ -277,7 +267,7 @@ public final class PhysicalFunction implements AutoCloseable {
 
     /** A VF's backlog and quota counters, summed over the node pools, for status (zeros when it has no backlog). */
     public BacklogStatus backlog(int port) {
-        RxBacklog b = port < backlogs.length ? backlogs[port] : null;
+        RxBacklog b = port < vfPorts.length ? vfPorts[port].backlog() : null;
         if (b == null) {
             return new BacklogStatus(0, 0, 0, 0, 0, 0, 0, 0);
         }
@@ -345,6 +335,19 @@ public final class PhysicalFunction implements AutoCloseable {
 
     public MonitorRing monitor() {
         return monitor;
+    }
+
+    /**
+     * Trust (ip link set DEV vf N trust on): a trusted VF may send from any source address; an untrusted one with
+     * an assigned MAC only from it (spoofchk), the rest dropped and counted ({@link #spoofDrops()}).
+     */
+    public void setTrusted(VirtualFunction vf, boolean trusted) {
+        ingress.setAllowedSource(vf.port(), trusted || vf.mac() < 0 ? -1 : vf.mac());
+    }
+
+    /** Frames VFs sent from an address not their own (spoofchk), dropped. */
+    public long spoofDrops() {
+        return ingress.spoofed();
     }
 
     /** Frames dropped by rules or by the standby budget. */

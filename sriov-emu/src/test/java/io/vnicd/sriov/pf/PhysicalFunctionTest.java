@@ -101,4 +101,24 @@ class PhysicalFunctionTest {
         }
     }
 
+    @Test
+    void shouldDropFramesAVfSendsFromAnotherAddressUnlessTrusted() throws Exception {
+        try (TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock"));
+             TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"))) {
+            Links.awaitUp(pf, 2);
+            long forged = 0x02_00_00_00_00_66L;
+            g0.send(TestGuest.frame(MAC1, forged, 60, 1));
+            assertNull(g1.receive(Duration.ofMillis(300)), "vf0 has MAC0 assigned: spoofchk drops another source");
+            assertEquals(1, pf.spoofDrops());
+            byte[] own = TestGuest.frame(MAC1, MAC0, 60, 2);
+            g0.send(own);
+            assertArrayEquals(own, g1.receive(WAIT));
+            pf.setTrusted(pf.virtualFunctions().get(0), true);
+            byte[] trusted = TestGuest.frame(MAC1, forged, 60, 3);
+            g0.send(trusted);
+            assertArrayEquals(trusted, g1.receive(WAIT), "a trusted VF sends from any address");
+            assertEquals(1, pf.spoofDrops());
+        }
+    }
+
 }
