@@ -251,15 +251,24 @@ public final class DataPathAgent implements AutoCloseable {
      * data path. Call on the data-path thread, e.g. in a command.
      */
     public void watch(EventFd fd) {
+        watch(fd.fd());
+    }
+
+    /** As {@link #watch(EventFd)}, for any descriptor that becomes readable when there is work (a NIC's socket). */
+    public void watch(int fd) {
         try {
-            epoll.addEdgeTriggered(fd.fd(), KICK_TOKEN);
+            epoll.addEdgeTriggered(fd, KICK_TOKEN);
         } catch (NativeException e) {
             LOG.log(System.Logger.Level.WARNING, () -> name + ": cannot watch " + fd + ": " + e.getMessage());
         }
     }
 
     public void unwatch(EventFd fd) {
-        epoll.remove(fd.fd());
+        unwatch(fd.fd());
+    }
+
+    public void unwatch(int fd) {
+        epoll.remove(fd);
     }
 
     /** Times the thread went to sleep in epoll: tests use it to see that idle means asleep. */
