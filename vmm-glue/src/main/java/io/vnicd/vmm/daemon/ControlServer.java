@@ -30,6 +30,7 @@ import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -155,8 +156,15 @@ final class ControlServer implements AutoCloseable {
         if (group != null && (peer.group().equals(group) || listedIn(group, peer.user()))) {
             return null;
         }
-        return "user " + peer.user().getName() + " may not use this control socket (root, " + self.getName()
-                + (group != null ? " and members of group " + group.getName() : "") + " may)";
+        List<String> may = new ArrayList<>(List.of("root"));
+        if (!self.equals(root)) {
+            may.add(self.getName());
+        }
+        if (group != null) {
+            may.add("members of group " + group.getName());
+        }
+        return "user " + peer.user().getName() + " may not use this control socket: only "
+                + String.join(", ", may) + " may";
     }
 
     /** Whether /etc/group lists user as a member of group (the peer's primary group is checked apart). */
