@@ -78,7 +78,7 @@ final class ControlServer implements AutoCloseable {
     private UserPrincipal self;
     private UserPrincipal root;
     private ServerSocketChannel server;
-    private boolean bound;
+    private volatile boolean bound;
     private volatile boolean closed;
 
     /**
