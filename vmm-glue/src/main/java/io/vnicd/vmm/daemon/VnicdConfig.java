@@ -26,6 +26,12 @@ import java.util.regex.Pattern;
  * }
  * </pre>
  * {@link #validate()} refuses a configuration that cannot run, naming the field and the problem.
+ *
+ * @param socketGroup  the group given the server-mode VF sockets (name or gid), e.g. QEMU's; their directory
+ *                     then lets that group search it (0750), never write
+ * @param socketMode   the server-mode VF sockets' mode, octal with no bits for others (default 0600, 0660 with
+ *                     a group)
+ * @param controlGroup members of this group may use the control socket too (besides root and vnicd's user)
  */
 public record VnicdConfig(
         @JsonProperty("controlSocket") String controlSocket,
