@@ -3,11 +3,18 @@ package io.vnicd.devmodel.monitor;
 import io.vnicd.devmodel.ring.MappedRegion;
 import io.vnicd.devmodel.ring.RingMemory;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 
 import static io.vnicd.devmodel.monitor.MonitorRingDescriptor.CONSUMER_POSITION_OFFSET;
 import static io.vnicd.devmodel.monitor.MonitorRingDescriptor.DROPPED_OFFSET;
@@ -67,7 +74,43 @@ public final class MonitorRing implements AutoCloseable {
         return MappedRegion.SHM_DIR.resolve(PATH_PREFIX + name);
     }
 
-    /** Creates the ring file at path (replacing any old one) and formats it empty. */
+    /**
+     * Removes the rings daemons killed before closing them left in dir: files named
+     * {@code vnicd-monitor-<name>-<pid>} (as a daemon names its PFs' rings) whose pid is no live process and
+     * that belong to this process's user; others' files, links and live daemons' rings stay.
+     *
+     * @return the files removed
+     */
+    public static List<Path> removeStale(Path dir) {
+        List<Path> removed = new ArrayList<>();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, PATH_PREFIX + "*-*")) {
+            int me = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            for (Path f : files) {
+                String name = f.getFileName().toString();
+                String tail = name.substring(name.lastIndexOf('-') + 1);
+                // A pid, not another number: pids stay below 2^22 (pid_max's ceiling on 64-bit Linux).
+                if (!tail.matches("[1-9][0-9]{0,6}") || Long.parseLong(tail) > (1 << 22)
+                        || ProcessHandle.of(Long.parseLong(tail)).isPresent()) {
+                    continue;
+                }
+                try {
+                    Map<String, Object> a = Files.readAttributes(f, "unix:uid,mode", LinkOption.NOFOLLOW_LINKS);
+                    boolean regular = ((Integer) a.get("mode") & 0170000) == 0100000;
+                    if (regular && (Integer) a.get("uid") == me && Files.deleteIfExists(f)) {
+                        removed.add(f);
+                    }
+                } catch (IOException gone) {
+                    // removed meanwhile, or not ours to read
+                }
+            }
+        } catch (IOException e) {
+            System.getLogger(MonitorRing.class.getName()).log(System.Logger.Level.WARNING,
+                    () -> "cannot look for stale monitor rings in " + dir + ": " + e.getMessage());
+        }
+        return removed;
+    }
+
+    /** Creates the ring file at path (replacing any old one), mode 0600, and formats it empty. */
     public static MonitorRing create(Path path, int slotCount, int snapLength) {
         MappedRegion region = MappedRegion.create(path, MonitorRingDescriptor.byteSize(slotCount, snapLength));
         try {

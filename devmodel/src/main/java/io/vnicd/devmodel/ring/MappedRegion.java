@@ -8,6 +8,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
 
 /**
  * A MAP_SHARED mapping of a named file, normally under /dev/shm, that another process can map by path:
@@ -29,11 +31,16 @@ public final class MappedRegion implements AutoCloseable {
         this.segment = segment;
     }
 
-    /** Creates (or truncates and re-creates) the file with size zeroed bytes and maps it read-write. */
+    /**
+     * Creates (or removes and re-creates) the file with size zeroed bytes and maps it read-write. The file is
+     * created with mode 0600 (open with O_CREAT|O_EXCL and that mode, never wider): what a region holds, frames
+     * above all, is for this user's processes only.
+     */
     public static MappedRegion create(Path path, long size) {
         try {
             Files.deleteIfExists(path);
-            return map(path, size, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            return map(path, size, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")),
+                    StandardOpenOption.CREATE_NEW, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create shared region " + path, e);
         }
@@ -46,15 +53,17 @@ public final class MappedRegion implements AutoCloseable {
             if (size == 0) {
                 throw new IllegalArgumentException("shared region " + path + " is empty");
             }
-            return map(path, size, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            return map(path, size, null, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot attach shared region " + path, e);
         }
     }
 
-    private static MappedRegion map(Path path, long size, StandardOpenOption... options) throws IOException {
+    private static MappedRegion map(Path path, long size, FileAttribute<?> mode, StandardOpenOption... options)
+            throws IOException {
         Arena arena = Arena.ofShared();
-        try (FileChannel channel = FileChannel.open(path, options)) {
+        try (FileChannel channel = mode == null ? FileChannel.open(path, options)
+                : FileChannel.open(path, java.util.Set.of(options), mode)) {
             MemorySegment segment = channel.map(FileChannel.MapMode.READ_WRITE, 0, size, arena);
             return new MappedRegion(path, arena, segment);
         } catch (IOException | RuntimeException e) {

@@ -2,10 +2,12 @@ package io.vnicd.devmodel.monitor;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -100,5 +102,36 @@ class MonitorRingTest {
         Files.write(path, new byte[4096]);
         assertThrows(IllegalArgumentException.class, () -> MonitorRing.attach(path));
         assertThrows(IllegalArgumentException.class, () -> MonitorRing.pathFor("a/b"));
+    }
+
+    @Test
+    void shouldBeReadableByTheCreatorsUserOnly() throws Exception {
+        Files.writeString(path, "an old world-readable file");
+        Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-rw-rw-"));
+        try (MonitorRing ring = MonitorRing.create(path, 4, 128)) {
+            assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(path)));
+            assertEquals(4, ring.slotCount());
+        }
+    }
+
+    @Test
+    void shouldRemoveOnlyTheRingsOfDeadDaemonsThatAreOurs(@TempDir Path shm) throws Exception {
+        Process exited = new ProcessBuilder("true").start();
+        exited.waitFor();
+        long dead = exited.pid();
+        long alive = ProcessHandle.current().pid();
+        Path stale = Files.createFile(shm.resolve("vnicd-monitor-pf0-" + dead));
+        Path live = Files.createFile(shm.resolve("vnicd-monitor-pf0-" + alive));
+        Path notAPid = Files.createFile(shm.resolve("vnicd-monitor-test-" + alive + "-" + System.nanoTime()));
+        Path theirs = Files.createFile(shm.resolve("vnicd-monitor-pf1-" + dead));
+        Files.setOwner(theirs, shm.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("65534"));
+        Path link = Files.createSymbolicLink(shm.resolve("vnicd-monitor-pf2-" + dead), live);
+        Path otherKind = Files.createFile(shm.resolve("vnicd-ring-pf0-" + dead));
+
+        assertEquals(List.of(stale), MonitorRing.removeStale(shm));
+        for (Path kept : List.of(live, notAPid, theirs, otherKind)) {
+            assertTrue(Files.exists(kept), kept + " stays");
+        }
+        assertTrue(Files.isSymbolicLink(link), "a link stays");
     }
 }

@@ -18,18 +18,24 @@ import java.util.List;
  *   vnicd --vf NAME=SOCKET --client        the same, vnicd connecting to frontends that listen
  *   vnicd --config FILE                    everything from a JSON file
  *   vnicd ... --control PATH               where the control socket listens
+ *   vnicd ... --socket-group G [--socket-mode 0660] [--control-group G]   who may use the sockets
  * </pre>
  */
 public final class CommandLine {
     public static final String USAGE = """
             usage: vnicd [--vf NAME=SOCKET]... [--client] [--queues N] [--config FILE] [--control PATH]
+                         [--socket-group GROUP] [--socket-mode MODE] [--control-group GROUP]
               --vf NAME=SOCKET   a virtual function named NAME on vhost-user socket SOCKET (repeatable)
               --client           vnicd connects to the sockets (the frontend listens) and reconnects
               --queues N         queue pairs per VF given with --vf (default 1, at most 8)
               --config FILE      read the configuration from a JSON file (see README)
               --control PATH     control socket (default /tmp/vnicd/control.sock)
+              --socket-group G   give the VF sockets to group G (QEMU's), mode 0660; their directory gets 0750
+              --socket-mode M    the VF sockets' mode (default 0600, 0660 with --socket-group; no bits for others)
+              --control-group G  members of G may use the control socket too (besides root and vnicd's user)
               --help             this text
-            With no arguments vnicd runs pf0 with vf0 and vf1 on /tmp/vnicd/vf0.sock and /tmp/vnicd/vf1.sock.""";
+            With no arguments vnicd runs pf0 with vf0 and vf1 on /tmp/vnicd/vf0.sock and /tmp/vnicd/vf1.sock.
+            Sockets live in a directory of vnicd's user that no one else can write (created 0700 if missing).""";
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
@@ -44,6 +50,9 @@ public final class CommandLine {
         Integer queues = null;
         String configFile = null;
         String control = null;
+        String socketGroup = null;
+        String socketMode = null;
+        String controlGroup = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -69,6 +78,9 @@ public final class CommandLine {
                 }
                 case "--config" -> configFile = value(args, ++i, a);
                 case "--control" -> control = value(args, ++i, a);
+                case "--socket-group" -> socketGroup = value(args, ++i, a);
+                case "--socket-mode" -> socketMode = value(args, ++i, a);
+                case "--control-group" -> controlGroup = value(args, ++i, a);
                 default -> throw new ConfigException("unknown argument '" + a + "'");
             }
         }
@@ -91,10 +103,16 @@ public final class CommandLine {
                     vfs.stream().map(v -> new VnicdConfig.VfConfig(v.name(), v.socket(), mode, q, null)).toList())));
         }
         if (control != null) {
-            config = new VnicdConfig(control, config.reconnectMillis(), config.physicalFunctions());
+            config = config.withControlSocket(control);
         } else if (config.controlSocket() == null) {
-            config = new VnicdConfig(VnicdConfig.DEFAULT_DIR + "/control.sock", config.reconnectMillis(),
-                    config.physicalFunctions());
+            config = config.withControlSocket(VnicdConfig.DEFAULT_DIR + "/control.sock");
+        }
+        if (socketGroup != null || socketMode != null || controlGroup != null) {
+            // Given on the command line, they override the file's.
+            config = new VnicdConfig(config.controlSocket(), config.reconnectMillis(), config.physicalFunctions(),
+                    socketGroup != null ? socketGroup : config.socketGroup(),
+                    socketMode != null ? socketMode : config.socketMode(),
+                    controlGroup != null ? controlGroup : config.controlGroup());
         }
         return config.validate();
     }

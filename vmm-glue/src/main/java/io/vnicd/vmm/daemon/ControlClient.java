@@ -62,7 +62,7 @@ public final class ControlClient {
         java.util.List<String> rest = java.util.Arrays.asList(args).subList(i + 1, args.length);
         try {
             switch (cmd) {
-                case "status" -> System.out.println(pretty(request(socket, "{\"command\":\"status\"}")));
+                case "status" -> answer(request(socket, "{\"command\":\"status\"}"));
                 case "rules", "contain" -> {
                     if (rest.isEmpty()) {
                         fail(cmd + " needs a JSON file", 2);
@@ -116,6 +116,9 @@ public final class ControlClient {
             args.remove(pf);
         }
         com.fasterxml.jackson.databind.JsonNode status = JSON.readTree(request(socket, "{\"command\":\"status\"}"));
+        if (!status.path("ok").asBoolean(false)) {
+            fail(status.path("error").asText(status.toString()), 1);
+        }
         String ring = null;
         for (com.fasterxml.jackson.databind.JsonNode p : status.path("pfs")) {
             if (pfName == null || pfName.equals(p.path("name").asText())) {

@@ -2,27 +2,42 @@ package io.vnicd.vmm.daemon;
 
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vnicd.devmodel.classify.RuleSetException;
 import io.vnicd.devmodel.classify.RuleSpec;
 import io.vnicd.devmodel.classify.TableSpec;
 import io.vnicd.devmodel.dos.AttackDescriptor;
 import io.vnicd.sriov.pf.PhysicalFunction;
-import java.util.List;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.vnicd.vmm.runtime.RuntimeDirectory;
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
 
-import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedSelectorException;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.UserPrincipal;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The control socket of a running daemon: one JSON request per line, one JSON answer per line.
@@ -31,59 +46,240 @@ import java.nio.file.Path;
  * </pre>
  * An answer is {@code {"ok":true,...}} or {@code {"ok":false,"error":"..."}}; a bad request never affects the
  * data path.
+ * <p>
+ * Who may ask: the peer's credentials (SO_PEERCRED) must be root's, the daemon's user's, or those of a member of
+ * the configured {@code controlGroup}; anyone else gets one error line and is disconnected. What a client may
+ * hold: a request line of at most {@link Limits#maxLineBytes} (rule sets can be large), one of at most
+ * {@link Limits#maxClients} connections at once, and a connection that sends nothing for {@link Limits#idle} is
+ * dropped. Each refusal is a one-line JSON error before the connection closes.
  */
 final class ControlServer implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ControlServer.class.getName());
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Path path;
-    private final Vnicd vnicd;
-    private ServerSocketChannel server;
-    private volatile boolean closed;
-
-    ControlServer(Path path, Vnicd vnicd) {
-        this.path = path;
-        this.vnicd = vnicd;
+    /**
+     * @param maxClients   control connections served at once; more are refused
+     * @param maxLineBytes the longest request line, newline excluded
+     * @param idle         a client that sends nothing for this long is dropped
+     */
+    record Limits(int maxClients, int maxLineBytes, Duration idle) {
+        /** 16 clients, 1 MiB lines (several thousand rules), 60 s of silence. */
+        static final Limits DEFAULT = new Limits(16, 1 << 20, Duration.ofSeconds(60));
     }
 
+    private final Path path;
+    private final Vnicd vnicd;
+    private final Limits limits;
+    private final GroupPrincipal group;
+    private final Set<PosixFilePermission> mode;
+    private final Semaphore slots;
+    /** Clients being served, each with the selector its thread waits in. */
+    private final Map<SocketChannel, Selector> clients = new ConcurrentHashMap<>();
+    private UserPrincipal self;
+    private UserPrincipal root;
+    private ServerSocketChannel server;
+    private volatile boolean bound;
+    private volatile boolean closed;
+
+    /**
+     * @param group members of this group may use the socket too; null for none
+     * @param mode  the socket file's mode, given after bind
+     */
+    ControlServer(Path path, Vnicd vnicd, Limits limits, GroupPrincipal group, Set<PosixFilePermission> mode) {
+        this.path = path;
+        this.vnicd = vnicd;
+        this.limits = limits;
+        this.group = group;
+        this.mode = mode;
+        this.slots = new Semaphore(limits.maxClients());
+    }
+
+    /** Binds; the path must be held (SocketLock) and free, a stale socket already removed. */
     void start() throws IOException {
-        if (path.getParent() != null) {
-            Files.createDirectories(path.getParent());
-        }
-        Files.deleteIfExists(path);
+        self = Files.getOwner(Path.of("/proc/self"));
+        root = path.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName("0");
         server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(path));
+        try {
+            server.bind(UnixDomainSocketAddress.of(path));
+            bound = true;
+            RuntimeDirectory.grant(path, mode, group);
+        } catch (IOException e) {
+            close();
+            throw e;
+        }
         Thread.ofPlatform().name("vnicd-control").daemon().start(this::acceptLoop);
     }
 
     private void acceptLoop() {
         while (!closed) {
+            SocketChannel client;
             try {
-                SocketChannel client = server.accept();
-                Thread.ofPlatform().name("vnicd-control-client").daemon().start(() -> serve(client));
+                client = server.accept();
             } catch (IOException e) {
                 if (!closed) {
                     LOG.log(System.Logger.Level.ERROR, () -> "control socket " + path + " failed: " + e.getMessage());
                 }
                 return;
             }
+            String refusal = refusal(client);
+            if (refusal == null && !slots.tryAcquire()) {
+                refusal = "too many control connections (at most " + limits.maxClients() + "): try again later";
+            }
+            if (refusal != null) {
+                String why = refusal;
+                LOG.log(System.Logger.Level.WARNING, () -> "control socket: " + why);
+                refuse(client, why);
+                continue;
+            }
+            Thread.ofPlatform().name("vnicd-control-client").daemon().start(() -> {
+                try {
+                    serve(client);
+                } finally {
+                    clients.remove(client);
+                    slots.release();
+                }
+            });
         }
     }
 
-    private void serve(SocketChannel client) {
-        try (client; BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(client),
-                StandardCharsets.UTF_8)); OutputStream out = Channels.newOutputStream(client)) {
-            String line;
-            while ((line = in.readLine()) != null) {
-                if (line.isBlank()) {
-                    continue;
+    /** Why this peer may not use the socket, or null when it may. */
+    private String refusal(SocketChannel client) {
+        UnixDomainPrincipal peer;
+        try {
+            peer = client.getOption(ExtendedSocketOptions.SO_PEERCRED);
+        } catch (IOException | UnsupportedOperationException e) {
+            return "cannot read the peer's credentials: " + e.getMessage();
+        }
+        if (peer.user().equals(root) || peer.user().equals(self)) {
+            return null;
+        }
+        if (group != null && (peer.group().equals(group) || listedIn(group, peer.user()))) {
+            return null;
+        }
+        List<String> may = new ArrayList<>(List.of("root"));
+        if (!self.equals(root)) {
+            may.add(self.getName());
+        }
+        if (group != null) {
+            may.add("members of group " + group.getName());
+        }
+        return "user " + peer.user().getName() + " may not use this control socket: only "
+                + String.join(", ", may) + " may";
+    }
+
+    /** Whether /etc/group lists user as a member of group (the peer's primary group is checked apart). */
+    private static boolean listedIn(GroupPrincipal group, UserPrincipal user) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/etc/group"))) {
+                String[] f = line.split(":", -1);
+                if (f.length == 4 && f[0].equals(group.getName())) {
+                    return Arrays.asList(f[3].split(",")).contains(user.getName());
                 }
-                JsonNode answer = answer(line);
-                out.write((JSON.writeValueAsString(answer) + "\n").getBytes(StandardCharsets.UTF_8));
-                out.flush();
             }
         } catch (IOException e) {
+            LOG.log(System.Logger.Level.WARNING, () -> "cannot read /etc/group: " + e.getMessage());
+        }
+        return false;
+    }
+
+    /** One error line, written without waiting (it fits the socket buffer of a new connection), then close. */
+    private static void refuse(SocketChannel client, String why) {
+        try (client) {
+            client.configureBlocking(false);
+            client.write(line(error(why)));
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "refused control client went away: " + e.getMessage());
+        }
+    }
+
+    private static ByteBuffer line(JsonNode answer) throws IOException {
+        return ByteBuffer.wrap((JSON.writeValueAsString(answer) + "\n").getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Reads request lines, waiting at most the idle limit for each read so that a silent client is dropped, and
+     * holding at most one line of at most the line limit.
+     */
+    private void serve(SocketChannel client) {
+        try (client; Selector selector = Selector.open()) {
+            client.configureBlocking(false);
+            SelectionKey key = client.register(selector, SelectionKey.OP_READ);
+            clients.put(client, selector);
+            if (closed) {
+                return;
+            }
+            ByteBuffer in = ByteBuffer.allocate(64 * 1024);
+            ByteArrayOutputStream request = new ByteArrayOutputStream();
+            long idle = limits.idle().toNanos();
+            long heard = System.nanoTime();
+            while (!closed) {
+                int n = client.read(in);
+                if (n < 0) {
+                    return;
+                }
+                if (n == 0) {
+                    long left = idle - (System.nanoTime() - heard);
+                    if (left <= 0) {
+                        LOG.log(System.Logger.Level.INFO, () -> "control client silent for " + limits.idle().toSeconds() + " s: dropped");
+                        send(client, key, error("nothing received for " + limits.idle().toSeconds() + " s: closing the connection"));
+                        return;
+                    }
+                    selector.select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                    selector.selectedKeys().clear();
+                    continue;
+                }
+                heard = System.nanoTime();
+                byte[] bytes = in.array();
+                int from = 0;
+                for (int i = 0; i < in.position() && request.size() <= limits.maxLineBytes(); i++) {
+                    if (bytes[i] != '\n') {
+                        continue;
+                    }
+                    request.write(bytes, from, i - from);
+                    from = i + 1;
+                    if (request.size() <= limits.maxLineBytes()) {
+                        String text = request.toString(StandardCharsets.UTF_8);
+                        request.reset();
+                        if (!text.isBlank()) {
+                            send(client, key, answer(text));
+                        }
+                    }
+                }
+                if (request.size() <= limits.maxLineBytes()) {
+                    request.write(bytes, from, in.position() - from);
+                }
+                in.clear();
+                if (request.size() > limits.maxLineBytes()) {
+                    LOG.log(System.Logger.Level.WARNING, () -> "control request longer than " + limits.maxLineBytes() + " bytes: dropped");
+                    send(client, key, error("request line longer than " + limits.maxLineBytes() + " bytes: closing the connection"));
+                    return;
+                }
+            }
+        } catch (IOException | ClosedSelectorException e) {
             LOG.log(System.Logger.Level.DEBUG, () -> "control client went away: " + e.getMessage());
+        }
+    }
+
+    /** Writes the answer; a client that reads none of it for the idle limit is dropped. */
+    private void send(SocketChannel client, SelectionKey key, JsonNode answer) throws IOException {
+        ByteBuffer out = line(answer);
+        long deadline = System.nanoTime() + limits.idle().toNanos();
+        key.interestOps(SelectionKey.OP_WRITE);
+        try {
+            while (out.hasRemaining()) {
+                if (client.write(out) > 0) {
+                    deadline = System.nanoTime() + limits.idle().toNanos();
+                    continue;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0 || closed) {
+                    throw new IOException("the client read none of its answer for " + limits.idle().toSeconds() + " s");
+                }
+                key.selector().select(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                key.selector().selectedKeys().clear();
+            }
+        } finally {
+            key.interestOps(SelectionKey.OP_READ);
         }
     }
 
@@ -156,6 +352,7 @@ final class ControlServer implements AutoCloseable {
         return JSON.createObjectNode().put("ok", false).put("error", message);
     }
 
+    /** Stops accepting, drops the clients, and removes the socket file if this server bound it. */
     @Override
     public void close() {
         closed = true;
@@ -163,7 +360,13 @@ final class ControlServer implements AutoCloseable {
             if (server != null) {
                 server.close();
             }
-            Files.deleteIfExists(path);
+            for (Map.Entry<SocketChannel, Selector> c : clients.entrySet()) {
+                c.getKey().close();
+                c.getValue().wakeup();
+            }
+            if (bound) {
+                Files.deleteIfExists(path);
+            }
         } catch (IOException ignored) {
             // the daemon is stopping
         }

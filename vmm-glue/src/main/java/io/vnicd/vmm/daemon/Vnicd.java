@@ -6,14 +6,22 @@ import io.vnicd.devmodel.numa.AllocationPolicy;
 import io.vnicd.devmodel.numa.Topology;
 import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
+import io.vnicd.devmodel.monitor.MonitorRing;
+import io.vnicd.devmodel.ring.MappedRegion;
 import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
+import io.vnicd.vmm.runtime.RuntimeDirectory;
+import io.vnicd.vmm.runtime.SocketLock;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.GroupPrincipal;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -24,16 +32,33 @@ public final class Vnicd implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Vnicd.class.getName());
 
     private final VnicdConfig config;
+    private final ControlServer.Limits controlLimits;
     private final List<PhysicalFunction> pfs = new ArrayList<>();
+    /** The socket paths this daemon holds, released after its sockets are closed. */
+    private final List<SocketLock> held = new ArrayList<>();
+    private final Map<String, GroupPrincipal> groups = new HashMap<>();
     private ControlServer control;
 
     public Vnicd(VnicdConfig config) {
-        this.config = config;
+        this(config, ControlServer.Limits.DEFAULT);
     }
 
-    /** Creates and starts every PF and VF; on failure, what was started is closed again. */
+    Vnicd(VnicdConfig config, ControlServer.Limits controlLimits) {
+        this.config = config;
+        this.controlLimits = controlLimits;
+    }
+
+    /**
+     * Creates and starts every PF and VF; on failure, what was started is closed again. Every path it will listen
+     * on is claimed first: a path a live daemon holds stops the start before anything is created or removed.
+     */
     public Vnicd start() throws IOException {
         try {
+            claimSockets();
+            List<Path> stale = MonitorRing.removeStale(MappedRegion.SHM_DIR);
+            if (!stale.isEmpty()) {
+                LOG.log(System.Logger.Level.INFO, () -> "removed monitor rings of stopped daemons: " + stale);
+            }
             Duration reconnect = Duration.ofMillis(config.reconnectMillisOrDefault());
             for (VnicdConfig.PfConfig pc : config.physicalFunctions()) {
                 PhysicalFunction pf = new PhysicalFunction(pc.name(),
@@ -41,7 +66,7 @@ public final class Vnicd implements AutoCloseable {
                 pfs.add(pf);
                 for (VnicdConfig.VfConfig vc : pc.virtualFunctions()) {
                     Path socket = Path.of(vc.socket());
-                    if (socket.getParent() != null) {
+                    if (vc.clientMode() && socket.getParent() != null) {
                         Files.createDirectories(socket.getParent());
                     }
                     VirtualFunction added = pf.addVirtualFunction(vc.name(), socket,
@@ -65,9 +90,16 @@ public final class Vnicd implements AutoCloseable {
                     throw new IllegalArgumentException(pc.name() + ": " + e.getMessage(), e);
                 }
                 pf.start();
+                for (VnicdConfig.VfConfig vc : pc.virtualFunctions()) {
+                    if (!vc.clientMode()) {
+                        RuntimeDirectory.grant(Path.of(vc.socket()), RuntimeDirectory.mode(config.socketModeOf(vc)),
+                                group(config.socketGroupOf(vc)));
+                    }
+                }
             }
             if (config.controlSocket() != null) {
-                control = new ControlServer(Path.of(config.controlSocket()), this);
+                control = new ControlServer(Path.of(config.controlSocket()), this, controlLimits,
+                        group(config.controlGroup()), RuntimeDirectory.mode(config.controlModeOrDefault()));
                 control.start();
             }
         } catch (IOException | RuntimeException e) {
@@ -83,6 +115,61 @@ public final class Vnicd implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.INFO, "vnicd ready" + (control != null ? "; control socket " + config.controlSocket() : ""));
         return this;
+    }
+
+    /**
+     * Prepares the directory of every socket vnicd listens on (0700, or 0750 with the group that must reach its
+     * sockets) and takes each path's lock, removing a stale socket only once its lock is ours. One directory can
+     * let one group in, so sockets given different groups must live in different directories.
+     */
+    private void claimSockets() throws IOException {
+        Map<Path, String> dirGroup = new LinkedHashMap<>();
+        Map<Path, String> dirGroupFor = new HashMap<>();
+        List<Path> sockets = new ArrayList<>();
+        List<String[]> wanted = new ArrayList<>();
+        for (VnicdConfig.PfConfig pc : config.physicalFunctions()) {
+            for (VnicdConfig.VfConfig vc : pc.virtualFunctions()) {
+                if (!vc.clientMode()) {
+                    wanted.add(new String[] {vc.socket(), config.socketGroupOf(vc), pc.name() + "/" + vc.name()});
+                }
+            }
+        }
+        if (config.controlSocket() != null) {
+            wanted.add(new String[] {config.controlSocket(), config.controlGroup(), "the control socket"});
+        }
+        for (String[] w : wanted) {
+            Path socket = Path.of(w[0]).toAbsolutePath().normalize();
+            Path dir = socket.getParent();
+            sockets.add(socket);
+            dirGroup.putIfAbsent(dir, null);
+            if (w[1] != null) {
+                String before = dirGroup.get(dir);
+                if (before != null && !before.equals(w[1])) {
+                    throw new IOException(dir + ": " + dirGroupFor.get(dir) + " needs group " + before + " and " + w[2]
+                            + " group " + w[1] + "; a directory lets one group in: put them in different directories");
+                }
+                dirGroup.put(dir, w[1]);
+                dirGroupFor.putIfAbsent(dir, w[2]);
+            }
+        }
+        for (Map.Entry<Path, String> d : dirGroup.entrySet()) {
+            RuntimeDirectory.prepare(d.getKey(), group(d.getValue()));
+        }
+        for (Path socket : sockets) {
+            held.add(SocketLock.claim(socket));
+        }
+    }
+
+    private GroupPrincipal group(String name) throws IOException {
+        if (name == null) {
+            return null;
+        }
+        GroupPrincipal g = groups.get(name);
+        if (g == null) {
+            g = RuntimeDirectory.group(name);
+            groups.put(name, g);
+        }
+        return g;
     }
 
     public List<PhysicalFunction> physicalFunctions() {
@@ -111,6 +198,11 @@ public final class Vnicd implements AutoCloseable {
         for (PhysicalFunction pf : pfs) {
             pf.close();
         }
+        // Only now that the sockets are closed and removed may another daemon take their paths.
+        for (SocketLock lock : held) {
+            lock.close();
+        }
+        held.clear();
     }
 
     /** How long SIGTERM waits for an orderly close before the process halts anyway. */

@@ -26,16 +26,31 @@ import java.util.regex.Pattern;
  * }
  * </pre>
  * {@link #validate()} refuses a configuration that cannot run, naming the field and the problem.
+ *
+ * @param socketGroup  the group given the server-mode VF sockets (name or gid), e.g. QEMU's; their directory
+ *                     then lets that group search it (0750), never write
+ * @param socketMode   the server-mode VF sockets' mode, octal with no bits for others (default 0600, 0660 with
+ *                     a group)
+ * @param controlGroup members of this group may use the control socket too (besides root and vnicd's user)
  */
 public record VnicdConfig(
         @JsonProperty("controlSocket") String controlSocket,
         @JsonProperty("reconnectMillis") Integer reconnectMillis,
-        @JsonProperty("physicalFunctions") List<PfConfig> physicalFunctions) {
+        @JsonProperty("physicalFunctions") List<PfConfig> physicalFunctions,
+        @JsonProperty("socketGroup") String socketGroup,
+        @JsonProperty("socketMode") String socketMode,
+        @JsonProperty("controlGroup") String controlGroup) {
+
+    public VnicdConfig(String controlSocket, Integer reconnectMillis, List<PfConfig> physicalFunctions) {
+        this(controlSocket, reconnectMillis, physicalFunctions, null, null, null);
+    }
 
     public static final String DEFAULT_DIR = "/tmp/vnicd";
     public static final int MAX_QUEUE_PAIRS = 8;
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,31}");
     private static final Pattern MAC = Pattern.compile("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
+    private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}");
+    private static final Pattern MODE = Pattern.compile("0?[0-7][0-7]0");
 
     /**
      * One emulated physical function and its virtual functions, joined by its embedded switch.
@@ -97,6 +112,8 @@ public record VnicdConfig(
      * @param mac        the VF's administratively set MAC, pinned in the switch; optional (learned otherwise)
      * @param vlan       the VF's port VLAN, 0..4094; VFs switch only within their VLAN
      * @param rxQuotaBytes the VF's RX backlog quota (default 256 KiB, 0 disables the backlog)
+     * @param socketGroup  server mode: the group given the socket (overrides the daemon's {@code socketGroup})
+     * @param socketMode   server mode: the socket's mode (overrides the daemon's {@code socketMode})
      */
     public record VfConfig(@JsonProperty("name") String name,
                            @JsonProperty("socket") String socket,
@@ -104,9 +121,16 @@ public record VnicdConfig(
                            @JsonProperty("queuePairs") Integer queuePairs,
                            @JsonProperty("mac") String mac,
                            @JsonProperty("vlan") Integer vlan,
-                           @JsonProperty("rxQuotaBytes") Long rxQuotaBytes) {
+                           @JsonProperty("rxQuotaBytes") Long rxQuotaBytes,
+                           @JsonProperty("socketGroup") String socketGroup,
+                           @JsonProperty("socketMode") String socketMode) {
         public VfConfig(String name, String socket, String mode, Integer queuePairs, String mac) {
             this(name, socket, mode, queuePairs, mac, null, null);
+        }
+
+        public VfConfig(String name, String socket, String mode, Integer queuePairs, String mac, Integer vlan,
+                        Long rxQuotaBytes) {
+            this(name, socket, mode, queuePairs, mac, vlan, rxQuotaBytes, null, null);
         }
 
         /** What the VF's RX backlog may hold in the PF's pool while its driver has no buffers posted. */
@@ -135,6 +159,30 @@ public record VnicdConfig(
                 new VfConfig("vf1", DEFAULT_DIR + "/vf1.sock", "server", 1, null)))));
     }
 
+    /** The group of a VF's socket: its own, else the daemon's; null for none. */
+    public String socketGroupOf(VfConfig vf) {
+        return vf.socketGroup() != null ? vf.socketGroup() : socketGroup;
+    }
+
+    /**
+     * The mode of a VF's socket: its own, else the daemon's, else 0660 when the socket has a group (its members
+     * are the ones meant to connect) and 0600 when not.
+     */
+    public String socketModeOf(VfConfig vf) {
+        String mode = vf.socketMode() != null ? vf.socketMode() : socketMode;
+        return mode != null ? mode : socketGroupOf(vf) != null ? "0660" : "0600";
+    }
+
+    /** The control socket's mode: 0660 with a {@code controlGroup} (whose members may use it), 0600 without. */
+    public String controlModeOrDefault() {
+        return controlGroup != null ? "0660" : "0600";
+    }
+
+    /** The same configuration with another control socket. */
+    public VnicdConfig withControlSocket(String path) {
+        return new VnicdConfig(path, reconnectMillis, physicalFunctions, socketGroup, socketMode, controlGroup);
+    }
+
     public int reconnectMillisOrDefault() {
         return reconnectMillis == null ? 1000 : reconnectMillis;
     }
@@ -145,6 +193,9 @@ public record VnicdConfig(
         if (reconnectMillis != null && (reconnectMillis < 10 || reconnectMillis > 60_000)) {
             problems.add("reconnectMillis " + reconnectMillis + " is outside 10..60000");
         }
+        checkGroup(problems, "socketGroup", socketGroup);
+        checkGroup(problems, "controlGroup", controlGroup);
+        checkMode(problems, "socketMode", socketMode);
         if (physicalFunctions == null || physicalFunctions.isEmpty()) {
             problems.add("physicalFunctions: at least one physical function is needed");
             return problems;
@@ -199,6 +250,8 @@ public record VnicdConfig(
                 } else if (!sockets.add(vf.socket())) {
                     problems.add(at + " (" + vf.name() + "): socket " + vf.socket() + " is used twice");
                 }
+                checkGroup(problems, at + " (" + vf.name() + "): socketGroup", vf.socketGroup());
+                checkMode(problems, at + " (" + vf.name() + "): socketMode", vf.socketMode());
                 if (vf.mode() != null && !vf.mode().equals("server") && !vf.mode().equals("client")) {
                     problems.add(at + " (" + vf.name() + "): mode '" + vf.mode() + "' is neither server nor client");
                 }
@@ -223,6 +276,19 @@ public record VnicdConfig(
             }
         }
         return problems;
+    }
+
+    private static void checkGroup(List<String> problems, String where, String group) {
+        if (group != null && !GROUP.matcher(group).matches()) {
+            problems.add(where + " '" + group + "' is not a group name or number");
+        }
+    }
+
+    private static void checkMode(List<String> problems, String where, String mode) {
+        if (mode != null && !MODE.matcher(mode).matches()) {
+            problems.add(where + " '" + mode + "' must be octal like \"0660\", for the owner and group only "
+                    + "(a socket other users can open would hand them a VF)");
+        }
     }
 
     private static void checkName(List<String> problems, String where, String name, Set<String> names) {

@@ -5,6 +5,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -78,6 +79,43 @@ class CommandLineTest {
         assertTrue(m.contains("mode 'both'"), m);
         assertTrue(m.contains("used twice"), m);
         assertTrue(m.contains("queuePairs 0"), m);
+    }
+
+    @Test
+    void shouldTakeWhoMayUseTheSocketsFromTheFileAndLetTheCommandLineOverrideIt() throws Exception {
+        Path f = dir.resolve("groups.json");
+        Files.writeString(f, """
+                {"socketGroup": "kvm", "controlGroup": "adm", "physicalFunctions": [{"name": "pf0", "virtualFunctions": [
+                    {"name": "vf0", "socket": "/tmp/x/vf0.sock"},
+                    {"name": "vf1", "socket": "/tmp/y/vf1.sock", "socketGroup": "qemu", "socketMode": "0640"}]}]}
+                """);
+        VnicdConfig c = CommandLine.parse("--config", f.toString());
+        List<VnicdConfig.VfConfig> vfs = c.physicalFunctions().getFirst().virtualFunctions();
+        assertEquals("kvm", c.socketGroupOf(vfs.get(0)));
+        assertEquals("0660", c.socketModeOf(vfs.get(0)), "a socket with a group is for its members");
+        assertEquals("qemu", c.socketGroupOf(vfs.get(1)));
+        assertEquals("0640", c.socketModeOf(vfs.get(1)));
+        assertEquals("0660", c.controlModeOrDefault());
+
+        VnicdConfig o = CommandLine.parse("--config", f.toString(), "--socket-group", "libvirt-qemu", "--socket-mode", "0600");
+        assertEquals("libvirt-qemu", o.socketGroupOf(o.physicalFunctions().getFirst().virtualFunctions().get(0)));
+        assertEquals("0600", o.socketModeOf(o.physicalFunctions().getFirst().virtualFunctions().get(0)));
+        assertEquals("adm", o.controlGroup());
+        assertEquals("/tmp/vnicd/control.sock", o.controlSocket());
+
+        VnicdConfig plain = CommandLine.parse("--vf", "a=/tmp/vn/a.sock");
+        assertEquals("0600", plain.socketModeOf(plain.physicalFunctions().getFirst().virtualFunctions().getFirst()));
+        assertEquals("0600", plain.controlModeOrDefault());
+    }
+
+    @Test
+    void shouldRefuseSocketModesForOtherUsersAndMalformedGroups() {
+        String m = assertThrows(ConfigException.class, () -> CommandLine.parse("--vf", "a=/tmp/vn/a.sock",
+                "--socket-mode", "0666", "--socket-group", "no such", "--control-group", "x:y")).getMessage();
+        assertTrue(m.contains("socketMode '0666' must be octal like \"0660\", for the owner and group only"), m);
+        assertTrue(m.contains("socketGroup 'no such' is not a group name or number"), m);
+        assertTrue(m.contains("controlGroup 'x:y' is not a group name or number"), m);
+        assertThrows(ConfigException.class, () -> CommandLine.parse("--vf", "a=/tmp/vn/a.sock", "--socket-mode", "rw"));
     }
 
     @Test
