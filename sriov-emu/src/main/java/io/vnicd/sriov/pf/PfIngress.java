@@ -115,6 +115,12 @@ final class PfIngress {
         allowedSource = a;
     }
 
+    /** True when the VF at port's frames are judged (rules, containment, monitoring, or its source checked). */
+    boolean judges(int port) {
+        long[] a = allowedSource;
+        return inspect || (port < a.length && a[port] >= 0);
+    }
+
     /** Frames a VF sent from an address not its own, dropped. */
     long spoofed() {
         return (long) COUNTS.getOpaque(counts, SPOOFED);

@@ -223,6 +223,7 @@ public final class PhysicalFunction implements AutoCloseable {
             LOG.log(System.Logger.Level.INFO, () -> name + ": RX backlog pools on " + t + ", policy " + allocPolicy
                     + ", NIC on node " + nicNode);
         }
+        privateCopies();
         // The switch ages entries by a clock read once per data-path round, not per frame.
         agent.add(new Poller());
         for (VirtualFunction vf : vfs) {
@@ -309,11 +310,24 @@ public final class PhysicalFunction implements AutoCloseable {
      */
     public void installRules(List<TableSpec> tables, List<RuleSpec> rules) throws RuleSetException {
         ingress.installRules(tables, rules, this::portOf);
+        privateCopies();
+    }
+
+    /**
+     * A VF whose frames are judged (rules, containment, monitoring, spoofchk) hands the PF private copies of
+     * them, so that the guest cannot change a frame between judgement and delivery; the others are switched
+     * straight from guest memory.
+     */
+    private synchronized void privateCopies() {
+        for (VirtualFunction vf : vfs) {
+            vf.device().setPrivateTransmitCopy(ingress.judges(vf.port()));
+        }
     }
 
     /** Steers these attacks to the standby ring and its budget (an empty list releases them). */
     public void contain(List<AttackDescriptor> attacks) throws RuleSetException {
         ingress.contain(attacks);
+        privateCopies();
     }
 
     private int portOf(String vfName) {
@@ -343,6 +357,7 @@ public final class PhysicalFunction implements AutoCloseable {
      */
     public void setTrusted(VirtualFunction vf, boolean trusted) {
         ingress.setAllowedSource(vf.port(), trusted || vf.mac() < 0 ? -1 : vf.mac());
+        privateCopies();
     }
 
     /** Frames VFs sent from an address not their own (spoofchk), dropped. */

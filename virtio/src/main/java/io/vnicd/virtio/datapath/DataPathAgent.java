@@ -5,6 +5,8 @@ import io.vnicd.nativeio.EventFd;
 import io.vnicd.nativeio.LibC;
 import io.vnicd.nativeio.NativeException;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,9 +51,22 @@ public final class DataPathAgent implements AutoCloseable {
     private final AtomicLong failures = new AtomicLong();
     private final AtomicLong rescues = new AtomicLong();
     private final Thread watchdog;
-    private volatile int writingFd = -1;
-    private volatile long writeStarted;
+    /** The peer eventfd being written, or -1, and the number of that write: see {@link #signalPeer}. */
+    private int writingFd = -1;
+    private long writeSeq;
     private volatile boolean writeRescued;
+    private static final VarHandle WRITING_FD;
+    private static final VarHandle WRITE_SEQ;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            WRITING_FD = l.findVarHandle(DataPathAgent.class, "writingFd", int.class);
+            WRITE_SEQ = l.findVarHandle(DataPathAgent.class, "writeSeq", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     private volatile boolean running = true;
     private volatile boolean sleeping;
 
@@ -175,12 +190,13 @@ public final class DataPathAgent implements AutoCloseable {
      * returns false so that the queue stops.
      */
     public boolean signalPeer(EventFd fd) throws NativeException {
-        writeStarted = System.nanoTime();
-        writingFd = fd.fd();
+        // Opaque stores: the watchdog only needs to see them eventually; no fence on the data path.
+        WRITE_SEQ.setOpaque(this, writeSeq + 1);
+        WRITING_FD.setOpaque(this, fd.fd());
         try {
             fd.signal();
         } finally {
-            writingFd = -1;
+            WRITING_FD.setOpaque(this, -1);
         }
         if (writeRescued) {
             writeRescued = false;
@@ -194,12 +210,23 @@ public final class DataPathAgent implements AutoCloseable {
 
     /** The watchdog: rescues the data-path thread from a blocked write to a peer's eventfd (see signalPeer). */
     private void watchWrites() {
+        long seenSeq = -1;
+        long seenSince = 0;
         while (running) {
             LockSupport.parkNanos(100_000_000L);
-            int fd = writingFd;
-            if (fd < 0 || System.nanoTime() - writeStarted < BLOCKED_WRITE_MILLIS * 1_000_000L) {
+            int fd = (int) WRITING_FD.getOpaque(this);
+            long seq = (long) WRITE_SEQ.getOpaque(this);
+            long now = System.nanoTime();
+            if (fd < 0 || seq != seenSeq) {
+                // no write under way, or another one than last time: start watching this one
+                seenSeq = fd < 0 ? -1 : seq;
+                seenSince = now;
                 continue;
             }
+            if (now - seenSince < BLOCKED_WRITE_MILLIS * 1_000_000L) {
+                continue;
+            }
+            seenSeq = -1;
             writeRescued = true;
             rescues.incrementAndGet();
             try {

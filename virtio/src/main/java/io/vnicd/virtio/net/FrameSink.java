@@ -4,7 +4,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Where a device's transmitted frames go (the PF's switch). Called on the data-path thread; the frame is only
- * valid during the call (the device's staging buffer, reused for the next frame), so a sink that keeps it must copy it.
+ * valid during the call (the guest's own buffer, or a staging buffer reused for the next frame), so a sink that
+ * keeps it must copy it.
  */
 @FunctionalInterface
 public interface FrameSink {

@@ -15,8 +15,9 @@ import static io.vnicd.virtio.net.VirtioNetFeatures.HEADER_SIZE;
  * The frame-level data path of one RX/TX queue pair: takes frames out of TX chains (skipping the 12-byte
  * virtio_net_hdr) and writes frames into RX chains behind a header, merging buffers when the driver allows it.
  * <p>
- * Every TX frame is gathered into a private staging buffer before the sink sees it, so that what is classified is
- * what is delivered. Nothing is allocated per frame. Every frame that is not delivered is counted under a reason.
+ * A frame that lies in one TX buffer goes to the sink straight from guest memory, unless a private copy is asked
+ * for (frames are judged); one spread over several buffers is gathered into a staging buffer first. Nothing is
+ * allocated per frame. Every frame that is not delivered is counted under a reason.
  */
 public final class NetQueuePair {
     /** Largest frame accepted from a driver: an IP datagram of 64 KiB plus Ethernet and VLAN headers. */
@@ -48,6 +49,7 @@ public final class NetQueuePair {
     private final long[] counters = new long[Counter.values().length];
     private final MemorySegment staging = Arena.ofAuto().allocate(MAX_FRAME, 64);
     private boolean mergeable;
+    private boolean privateCopy;
     /** Sink of {@link SplitQueue#touchAhead} results. */
     private long touched;
 
@@ -97,15 +99,17 @@ public final class NetQueuePair {
     }
 
     /**
-     * Copies the chain's frame into the staging buffer and hands that copy to the sink. Every frame is copied,
-     * also one that lies in a single buffer: the guest can rewrite its buffers at any moment, so the frame the
-     * classifier and the switch judge must be the very bytes that are delivered. Returns false when the chain
-     * was invalid (the queue is then broken).
+     * Hands the chain's frame to the sink: straight from guest memory when it lies in one buffer, else gathered
+     * into the staging buffer. With a private copy (see {@link #setPrivateCopy}) every frame is copied first.
+     * Returns false when the chain was invalid (the queue is then broken).
      */
     private boolean transmitChain(SplitQueue q, int head, FrameSink sink) {
         q.beginChain(head);
         int skip = HEADER_SIZE;
         int length = 0;
+        MemorySegment first = null;
+        long firstOff = 0;
+        boolean staged = privateCopy;
         while (q.nextBuffer()) {
             if (q.bufferWritable()) {
                 q.fail("device-writable buffer in a transmit chain");
@@ -126,7 +130,16 @@ public final class NetQueuePair {
                 q.fail("transmit chain carries a frame over " + MAX_FRAME + " bytes");
                 return false;
             }
-            copy(q.bufferSegment(), off, staging, length, len);
+            if (!staged && first == null) {
+                first = q.bufferSegment();
+                firstOff = off;
+            } else {
+                if (!staged) {
+                    copy(first, firstOff, staging, 0, length);
+                    staged = true;
+                }
+                copy(q.bufferSegment(), off, staging, length, len);
+            }
             length += len;
         }
         if (q.isBroken()) {
@@ -138,8 +151,22 @@ public final class NetQueuePair {
         }
         count(Counter.TX_FRAMES, 1);
         count(Counter.TX_BYTES, length);
-        sink.onFrame(staging, 0, length);
+        if (staged) {
+            sink.onFrame(staging, 0, length);
+        } else {
+            sink.onFrame(first, firstOff, length);
+        }
         return true;
+    }
+
+    /**
+     * Copy every TX frame out of guest memory before the sink sees it (on while anything judges frames: rules,
+     * containment, monitoring, spoofchk). The guest can rewrite its buffers at any moment, so what is judged
+     * must be the very bytes that are delivered. Off, a frame in one buffer goes to the sink from guest memory
+     * (one copy less), which only the switch's MAC lookup reads. Data-path thread.
+     */
+    public void setPrivateCopy(boolean on) {
+        privateCopy = on;
     }
 
     /**

@@ -297,6 +297,15 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
         return 0;
     }
 
+    /** See {@link NetQueuePair#setPrivateCopy}: on while the PF judges this VF's frames. Any thread. */
+    public void setPrivateTransmitCopy(boolean on) {
+        agent.execute(() -> {
+            for (NetQueuePair p : paths) {
+                p.setPrivateCopy(on);
+            }
+        });
+    }
+
     public void setSink(FrameSink sink) {
         agent.execute(() -> this.sink = sink);
     }

@@ -136,11 +136,13 @@ class DataPathAgentTest {
     @Test
     void shouldWithdrawACommandTheThreadDidNotTakeInTimeSoThatItNeverRunsLater() throws Exception {
         CountDownLatch release = new CountDownLatch(1);
+        CountDownLatch stuck = new CountDownLatch(1);
         try (DataPathAgent agent = new DataPathAgent("withdraw", Duration.ofMillis(300))) {
             agent.start();
             agent.add(new Work() {
                 @Override
                 public int poll() {
+                    stuck.countDown();
                     try {
                         release.await();
                     } catch (InterruptedException e) {
@@ -149,6 +151,7 @@ class DataPathAgentTest {
                     return 0;
                 }
             });
+            stuck.await();
             AtomicInteger ran = new AtomicInteger();
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> agent.execute(ran::incrementAndGet));
             assertTrue(e.getMessage().contains("withdrawn"), e.getMessage());
