@@ -1,5 +1,6 @@
 package io.vnicd.devmodel.monitor;
 
+import io.vnicd.testkit.Peers;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,7 +19,6 @@ import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** The capture path end to end: data path → monitor ring → capture reader → pcap → the real tshark. */
 class CaptureCommandTest {
@@ -91,7 +91,7 @@ class CaptureCommandTest {
     }
 
     private static void assertTsharkSeesTheTestFrames(Path pcap) throws Exception {
-        assumeTrue(Files.isExecutable(TSHARK), "tshark is not installed (Debian package tshark)");
+        Peers.executable(TSHARK.toString(), "tshark reads the pcap: apt-get install tshark");
         Process tshark = new ProcessBuilder(TSHARK.toString(), "-r", pcap.toString(), "-T", "fields", "-E", "separator=,",
                 "-e", "eth.src", "-e", "eth.type", "-e", "ip.dst", "-e", "arp.dst.proto_ipv4", "-e", "udp.dstport",
                 "-e", "udp.payload", "-e", "frame.len", "-e", "frame.cap_len")

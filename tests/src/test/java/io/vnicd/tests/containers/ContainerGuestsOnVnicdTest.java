@@ -3,10 +3,10 @@ package io.vnicd.tests.containers;
 import io.vnicd.vmm.daemon.Vnicd;
 import io.vnicd.vmm.daemon.VnicdConfig;
 import io.vnicd.vmm.qemu.GuestImage;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.testcontainers.junit.jupiter.Testcontainers;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,8 +23,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * guests ping each other and stream bytes through vnicd's switch.
  */
 @Tag("slow")
-@Testcontainers(disabledWithoutDocker = true)
 class ContainerGuestsOnVnicdTest {
+    @BeforeAll
+    static void requireEngine() {
+        GuestContainer.requireEngine();
+    }
+
     private static final Duration BOOT = Duration.ofMinutes(3);
     private static final int BYTES = 1_000_000;
 

@@ -27,7 +27,7 @@ import java.util.regex.Pattern;
  * Before any test runs, this listener asks the engine's unversioned {@code GET /version} and, if its ApiVersion is
  * below 1.44, sets the system property {@code api.version} that docker-java reads. An explicit {@code api.version}
  * property or {@code DOCKER_API_VERSION} wins; no engine, or one that does not answer within a few seconds, changes
- * nothing (the container tests then skip through {@code @Testcontainers(disabledWithoutDocker = true)}).
+ * nothing (the container tests then fail in CI and skip elsewhere: {@link GuestContainer#requireEngine()}).
  * Registered in META-INF/services/org.junit.platform.launcher.LauncherSessionListener.
  */
 public final class EngineApiVersion implements LauncherSessionListener {

@@ -7,6 +7,8 @@ import com.github.dockerjava.api.exception.NotFoundException;
 import com.github.dockerjava.api.model.AccessMode;
 import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Volume;
+import io.vnicd.testkit.Peers;
+import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.GenericContainer;
 import org.testcontainers.containers.output.OutputFrame.OutputType;
 import org.testcontainers.containers.startupcheck.StartupCheckStrategy;
@@ -163,6 +165,14 @@ public final class GuestContainer extends GenericContainer<GuestContainer> {
     private GuestContainer bind(Path host, String inside, AccessMode mode) {
         binds.add(new Bind(host.toAbsolutePath().toString(), new Volume(inside), mode));
         return this;
+    }
+
+    /**
+     * Goes on when a Docker engine answers; otherwise fails the test in CI and skips it elsewhere ({@link Peers}).
+     * Replaces {@code @Testcontainers(disabledWithoutDocker = true)}, which skips even in CI.
+     */
+    public static void requireEngine() {
+        Peers.require(DockerClientFactory.instance().isDockerAvailable(), "a Docker engine (scripts/docker-engine start)");
     }
 
     private static Path requireFile(Path file) {

@@ -1,10 +1,11 @@
 package io.vnicd.tests.containers;
 
+import io.vnicd.testkit.Peers;
+
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.testcontainers.junit.jupiter.Testcontainers;
 
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -24,14 +25,13 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Real QEMU guests (TCG) in containers: the host's kernel with a busybox initramfs made here.
- * Needs an engine and the image: {@code scripts/docker-engine start}; skips where no engine answers.
+ * Needs an engine and the image: {@code scripts/docker-engine start}; without one it fails in CI and skips
+ * elsewhere ({@link io.vnicd.testkit.Peers}).
  */
 @Tag("slow")
-@Testcontainers(disabledWithoutDocker = true)
 class GuestContainerTest {
     static final String BOOTED = "VNICD-GUEST booted";
     static final Duration BOOT = Duration.ofMinutes(3);
@@ -90,11 +90,12 @@ class GuestContainerTest {
 
     @BeforeAll
     static void makeGuest() throws IOException {
+        GuestContainer.requireEngine();
         kernel = hostKernel();
         Path busybox = Stream.of(Path.of("/bin/busybox"), Path.of("/usr/bin/busybox"))
                 .filter(Files::isReadable).findFirst().orElse(null);
-        assumeTrue(kernel != null, "no readable /boot/vmlinuz-*-amd64 (apt-get install linux-image-amd64)");
-        assumeTrue(busybox != null && isStatic(busybox), "no static busybox (apt-get install busybox-static)");
+        Peers.require(kernel != null, "a readable /boot/vmlinuz-*-amd64 (apt-get install linux-image-amd64)");
+        Peers.require(busybox != null && isStatic(busybox), "a static busybox (apt-get install busybox-static)");
         initramfs = work.resolve("initramfs.gz");
         try (Initramfs archive = Initramfs.create(initramfs)) {
             for (String dir : new String[] {"bin", "dev", "proc", "sys", "tmp", "modules"}) {
@@ -196,11 +197,10 @@ class GuestContainerTest {
      */
     @Test
     void shouldStartAVhostUserNicOfAContainerisedGuestAgainstAHostBackend(@TempDir Path sockets) throws Exception {
-        Path testpmd = Path.of("/usr/bin/dpdk-testpmd");
-        assumeTrue(Files.isExecutable(testpmd), "no dpdk-testpmd (apt-get install dpdk)");
+        Path testpmd = Peers.executable("dpdk-testpmd", "apt-get install dpdk-dev");
         Path modules = Path.of("/lib/modules", kernel.getFileName().toString().substring("vmlinuz-".length()), "kernel");
-        assumeTrue(Stream.of(VIRTIO_NET_MODULES).allMatch(m -> Files.isReadable(modules.resolve(m))),
-                "no uncompressed virtio-net modules in " + modules);
+        Peers.require(Stream.of(VIRTIO_NET_MODULES).allMatch(m -> Files.isReadable(modules.resolve(m))),
+                "uncompressed virtio-net modules in " + modules + " (apt-get install linux-image-amd64)");
         Path socket = sockets.resolve("vhost.sock");
         Path log = sockets.resolve("testpmd.log");
         // No hugepages needed: the vhost PMD maps the guest's memfd; its own mbufs fit in 512 MB of plain memory.

@@ -1,5 +1,7 @@
 package io.vnicd.tests.containers;
 
+import io.vnicd.testkit.Peers;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -13,7 +15,6 @@ import java.util.zip.GZIPInputStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class InitramfsTest {
     @TempDir
@@ -21,7 +22,7 @@ class InitramfsTest {
 
     @Test
     void shouldWriteAnArchiveThatGnuCpioListsEntryByEntry() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/cpio")), "GNU cpio is not installed");
+        Peers.executable("/usr/bin/cpio", "GNU cpio lists the archive: apt-get install cpio");
         Path archive = dir.resolve("initramfs.gz");
         try (Initramfs initramfs = Initramfs.create(archive)) {
             initramfs.directory("bin")

@@ -1,5 +1,7 @@
 package io.vnicd.tests.monitor;
 
+import io.vnicd.testkit.Peers;
+
 import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.tests.peers.Testpmd;
 import io.vnicd.vmm.daemon.CommandLine;
@@ -53,7 +55,7 @@ class CaptureTest {
             testpmd.command("start tx_first 1");
             assertTrue(capture.waitFor(90, TimeUnit.SECONDS), "capture finished");
             assertEquals(0, capture.exitValue(), Files.readString(dir.resolve("capture.log")));
-            Process tshark = new ProcessBuilder("tshark", "-r", pcap.toString(), "-T", "fields", "-e", "ip.src", "-e", "udp.dstport")
+            Process tshark = new ProcessBuilder(Peers.executable("tshark", "apt-get install tshark").toString(), "-r", pcap.toString(), "-T", "fields", "-e", "ip.src", "-e", "udp.dstport")
                     .redirectErrorStream(true).start();
             String out = new String(tshark.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(tshark.waitFor(60, TimeUnit.SECONDS));

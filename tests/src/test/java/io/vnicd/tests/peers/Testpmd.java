@@ -1,5 +1,7 @@
 package io.vnicd.tests.peers;
 
+import io.vnicd.testkit.Peers;
+
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -58,14 +60,9 @@ public final class Testpmd implements AutoCloseable {
         });
     }
 
-    /** The testpmd binary, or a failure naming the package that provides it. */
+    /** The testpmd binary on PATH; without it the test fails in CI and is skipped elsewhere ({@link Peers}). */
     public static String binary() {
-        for (String p : List.of("/usr/bin/dpdk-testpmd", "/usr/local/bin/dpdk-testpmd")) {
-            if (Files.isExecutable(Path.of(p))) {
-                return p;
-            }
-        }
-        throw new IllegalStateException("dpdk-testpmd not found: run scripts/setup (Debian package dpdk-dev)");
+        return Peers.executable("dpdk-testpmd", "run scripts/setup (Debian package dpdk-dev)").toString();
     }
 
     /**

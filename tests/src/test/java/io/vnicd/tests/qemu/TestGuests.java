@@ -1,5 +1,6 @@
 package io.vnicd.tests.qemu;
 
+import io.vnicd.testkit.Peers;
 import io.vnicd.vmm.qemu.GuestImage;
 import io.vnicd.vmm.qemu.QemuLauncher;
 
@@ -11,10 +12,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 /**
- * What the QEMU tests share: the guest image (built once per JVM by guests/build.sh), a check that QEMU is
+ * What the QEMU tests share: the guest image (built once per JVM by guests/build.sh), the check that QEMU is
  * installed, and the small waits of starting two guests that talk over a TCP socket netdev.
  */
 final class TestGuests {
@@ -25,9 +24,9 @@ final class TestGuests {
     private TestGuests() {
     }
 
-    /** The guest image; skips the test when QEMU is not installed. */
+    /** The guest image; without QEMU installed, fails the test in CI and skips it elsewhere ({@link Peers}). */
     static synchronized GuestImage image() throws IOException {
-        assumeTrue(qemuInstalled(), "QEMU not installed (apt-get install qemu-system-x86): QEMU tests skipped");
+        Peers.executable(System.getProperty("vnicd.qemu", QemuLauncher.DEFAULT_BINARY), "apt-get install qemu-system-x86");
         if (image == null) {
             image = GuestImage.locate();
         }
@@ -37,19 +36,6 @@ final class TestGuests {
     /** A launcher builder for a guest of the test image in dir. */
     static QemuLauncher.Builder guest(Path dir, String name) throws IOException {
         return QemuLauncher.builder(image(), dir, name);
-    }
-
-    private static boolean qemuInstalled() {
-        String binary = System.getProperty("vnicd.qemu", QemuLauncher.DEFAULT_BINARY);
-        if (binary.contains("/")) {
-            return Files.isExecutable(Path.of(binary));
-        }
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
-            if (Files.isExecutable(Path.of(dir, binary))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** A loopback TCP port that was free a moment ago. */

@@ -1,5 +1,7 @@
 package io.vnicd.tests.qemu;
 
+import io.vnicd.testkit.Peers;
+
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -30,20 +32,10 @@ final class TestpmdVhostPorts implements AutoCloseable {
         this.stdin = process.getOutputStream();
     }
 
-    /** True when testpmd is on PATH. */
-    static boolean installed() {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
-            if (Files.isExecutable(Path.of(dir, BINARY))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** Starts testpmd listening on port0 and port1 (it is the vhost-user server) and waits until both exist. */
     static TestpmdVhostPorts start(Path dir, Path port0, Path port1) throws IOException, InterruptedException {
         Path log = dir.resolve("testpmd.log");
-        List<String> cmd = List.of(BINARY, "-l", "0,1", "--main-lcore", "0", "--no-huge", "-m", "128", "--no-pci",
+        List<String> cmd = List.of(Peers.executable(BINARY, "apt-get install dpdk-dev").toString(), "-l", "0,1", "--main-lcore", "0", "--no-huge", "-m", "128", "--no-pci",
                 "--file-prefix", "vnicd-test-" + ProcessHandle.current().pid(),
                 "--vdev", "net_vhost0,iface=" + port0, "--vdev", "net_vhost1,iface=" + port1,
                 "--", "--forward-mode=io", "--auto-start", "--total-num-mbufs=8192");

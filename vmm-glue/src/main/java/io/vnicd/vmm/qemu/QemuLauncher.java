@@ -55,7 +55,7 @@ public final class QemuLauncher {
         this.workDir = b.workDir.toAbsolutePath();
         this.image = b.image;
         this.machine = b.machine;
-        this.accel = b.accel;
+        this.accel = b.accel != null ? b.accel : Accelerator.forGuests(b.binary, b.image).name();
         this.memoryMb = b.memoryMb;
         this.cpus = b.cpus;
         this.hotplugSlots = b.hotplugSlots;
@@ -98,6 +98,11 @@ public final class QemuLauncher {
     /** The NICs present at start. */
     public List<QemuNic> nics() {
         return nics;
+    }
+
+    /** The accelerator, "kvm" or "tcg". */
+    public String accel() {
+        return accel;
     }
 
     /** The machine type, "q35" or "pc". */
@@ -188,12 +193,6 @@ public final class QemuLauncher {
         return value.replace(",", ",,");
     }
 
-    /** The accelerator to use when none is configured: KVM when this process may open /dev/kvm, else TCG. */
-    static String defaultAccel() {
-        Path kvm = Path.of("/dev/kvm");
-        return Files.isReadable(kvm) && Files.isWritable(kvm) ? "kvm" : "tcg";
-    }
-
     /** Collects the settings of a {@link QemuLauncher}. */
     public static final class Builder {
         private String binary = System.getProperty("vnicd.qemu", DEFAULT_BINARY);
@@ -201,7 +200,8 @@ public final class QemuLauncher {
         private final Path workDir;
         private final GuestImage image;
         private String machine = "q35";
-        private String accel = defaultAccel();
+        /** Null until set: the launcher then asks {@link Accelerator#forGuests}. */
+        private String accel;
         private int memoryMb = 256;
         private int cpus = 1;
         private int hotplugSlots;
@@ -230,7 +230,10 @@ public final class QemuLauncher {
             return this;
         }
 
-        /** "kvm" or "tcg"; the default is KVM when /dev/kvm is usable. */
+        /**
+         * "kvm" or "tcg"; the default is what {@link Accelerator} chooses (the setting {@code VNICD_ACCEL}, else KVM
+         * only when a probe guest really boots on it).
+         */
         public Builder accel(String accel) {
             this.accel = Objects.requireNonNull(accel);
             return this;
