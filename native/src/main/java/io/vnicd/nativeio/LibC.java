@@ -104,6 +104,9 @@ public final class LibC {
     private static final MethodHandle SEND = bind("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     /** ssize_t recv(int sockfd, void *buf, size_t len, int flags); */
     private static final MethodHandle RECV = bind("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    /** int socketpair(int domain, int type, int protocol, int sv[2]); */
+    private static final MethodHandle SOCKETPAIR = bind("socketpair",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     /** int shutdown(int sockfd, int how); */
     private static final MethodHandle SHUTDOWN = bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     /** int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen); */
@@ -407,6 +410,21 @@ public final class LibC {
         return r;
     }
 
+    /** socketpair(2): two connected sockets, returned as {fd0, fd1}. */
+    public static int[] socketpair(int domain, int type, int protocol) throws NativeException {
+        Scratch s = scratch();
+        int r;
+        try {
+            r = (int) SOCKETPAIR.invokeExact(s.state, domain, type, protocol, s.word);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new NativeException("socketpair", s.errno());
+        }
+        return new int[] {s.word.get(ValueLayout.JAVA_INT, 0), s.word.get(ValueLayout.JAVA_INT, 4)};
+    }
+
     public static int socket(int domain, int type, int protocol) throws NativeException {
         Scratch s = scratch();
         int fd;
@@ -577,10 +595,22 @@ public final class LibC {
 
     /** shutdown(2) with SHUT_RDWR: wakes a thread blocked in accept or recvmsg on fd. ENOTCONN is not an error here. */
     public static void shutdown(int fd) throws NativeException {
+        shutdown(fd, SHUT_RDWR);
+    }
+
+    /** shutdown(2) with SHUT_WR: the peer reads end-of-file once it has read what was sent. */
+    public static void shutdownWrite(int fd) throws NativeException {
+        shutdown(fd, SHUT_WR);
+    }
+
+    private static final int SHUT_WR = 1;
+    private static final int SHUT_RDWR = 2;
+
+    private static void shutdown(int fd, int how) throws NativeException {
         Scratch s = scratch();
         int r;
         try {
-            r = (int) SHUTDOWN.invokeExact(s.state, fd, 2);
+            r = (int) SHUTDOWN.invokeExact(s.state, fd, how);
         } catch (Throwable t) {
             throw rethrow(t);
         }

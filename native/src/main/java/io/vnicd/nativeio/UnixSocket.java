@@ -87,6 +87,17 @@ public final class UnixSocket implements AutoCloseable {
         return new UnixSocket(fd, null);
     }
 
+    /** Two connected sockets with no name (socketpair): a frontend and a back-end end in one process, for tests and fuzzing. */
+    public static UnixSocket[] pair() throws NativeException {
+        int[] fds = LibC.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        return new UnixSocket[] {new UnixSocket(fds[0], null), new UnixSocket(fds[1], null)};
+    }
+
+    /** Half-closes: the peer reads end-of-file after what was sent, and can still answer on this socket. */
+    public void shutdownOutput() throws NativeException {
+        LibC.shutdownWrite(fd);
+    }
+
     /** Blocks until a peer connects. Throws once this socket is closed. */
     public UnixSocket accept() throws NativeException {
         int peer = LibC.accept(fd, SOCK_CLOEXEC);

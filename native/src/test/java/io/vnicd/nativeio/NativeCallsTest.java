@@ -79,4 +79,20 @@ class NativeCallsTest {
             }
         }
     }
+
+    @Test
+    void shouldReadEndOfFileAfterAHalfCloseAndStillAnswerOnAPair() throws Exception {
+        UnixSocket[] pair = UnixSocket.pair();
+        try (UnixSocket frontend = pair[0]; UnixSocket backend = pair[1]; Arena arena = Arena.ofConfined()) {
+            int[] fds = new int[UnixSocket.MAX_FDS];
+            frontend.send(arena.allocateFrom("ping"), 5, fds, 0);
+            frontend.shutdownOutput();
+            MemorySegment in = arena.allocate(16);
+            assertEquals(5, backend.receive(in, 16, fds));
+            assertEquals(0, backend.receive(in, 16, fds), "end of file after the half-close");
+            backend.send(arena.allocateFrom("pong"), 5, fds, 0);
+            assertEquals(5, frontend.receive(in, 16, fds), "the half-closed end still reads");
+            assertEquals("pong", in.getString(0));
+        }
+    }
 }

@@ -205,6 +205,11 @@ public final class PacketParser {
 
     private static void transport(MemorySegment f, long frameStart, long q, long l3End, PacketHeaders out) {
         int proto = out.protocol;
+        if (q > l3End) {
+            // IPv6 extension headers that claim to run past the packet: the transport header is not in the frame.
+            out.truncated = true;
+            return;
+        }
         if (!TransportDescriptor.hasPorts(proto)) {
             out.l4Offset = (int) (q - frameStart);
             return;

@@ -112,6 +112,18 @@ class PacketParserTest {
     }
 
     @Test
+    void shouldNotPlaceTheTransportHeaderPastAnExtensionHeaderThatOverrunsThePacket() {
+        // Found by fuzzing: a hop-by-hop header claiming 256 bytes in a packet of 8, followed by ICMPv6 (no ports).
+        byte[] hopByHop = extension(58, 1);
+        hopByHop[1] = (byte) 31;
+        PacketHeaders h = parse(ethernet(0x0200_0000_0001L, 0x0200_0000_0002L, new int[0], 0x86DD,
+                ipv6(V6_HIGH, 1, V6_HIGH, 2, 0, hopByHop)));
+        assertTrue(h.truncated());
+        assertEquals(58, h.protocol());
+        assertEquals(-1, h.l4Offset(), "no transport header inside the frame");
+    }
+
+    @Test
     void shouldReadPlainIpv6Tcp() {
         PacketHeaders h = parse(ipv6Tcp());
         assertEquals(V6_HIGH | 0xFFFF, h.ipv6DstHigh());

@@ -125,6 +125,11 @@ public final class CommandLine {
         } catch (IOException e) {
             throw new ConfigException("cannot read configuration " + file + ": " + e, e);
         }
+        return read(text, file.toString());
+    }
+
+    /** Reads a JSON configuration from text; errors name source (a file name), line and field. */
+    static VnicdConfig read(String text, String file) throws ConfigException {
         try {
             VnicdConfig c = JSON.readValue(text, VnicdConfig.class);
             if (c == null) {

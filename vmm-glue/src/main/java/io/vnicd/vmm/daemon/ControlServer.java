@@ -283,7 +283,8 @@ final class ControlServer implements AutoCloseable {
         }
     }
 
-    private JsonNode answer(String line) {
+    /** The answer to one request line (package-private: the fuzz target asks it directly, without a socket). */
+    JsonNode answer(String line) {
         try {
             JsonNode request = JSON.readTree(line);
             String command = request.path("command").asText("");
