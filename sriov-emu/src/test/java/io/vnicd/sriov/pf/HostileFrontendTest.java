@@ -437,29 +437,28 @@ class HostileFrontendTest {
             try {
                 for (int i = 0; i < 20_000; i++) {
                     bad.send(udp(MAC0, MAC2, 80));
-                    byte[] f;
-                    while ((f = g0.receive(Duration.ZERO)) != null) {
-                        received[0]++;
-                        if (((f[36] & 0xff) << 8 | (f[37] & 0xff)) == 9999) {
-                            seen9999[0]++;
-                        }
-                    }
+                    drain(g0, Duration.ZERO, received, seen9999);
                 }
             } finally {
                 stop.set(true);
                 flipper.join(5000);
             }
-            byte[] f;
-            while ((f = g0.receive(Duration.ofMillis(200))) != null) {
-                received[0]++;
-                if (((f[36] & 0xff) << 8 | (f[37] & 0xff)) == 9999) {
-                    seen9999[0]++;
-                }
-            }
+            drain(g0, Duration.ofMillis(200), received, seen9999);
         }
         assertTrue(pf.ruleDrops() > 0, "the race was run: some frames were dropped by the rule");
         assertTrue(received[0] > 0, "and some were delivered");
         assertEquals(0, seen9999[0], "no frame the rule drops was delivered (of " + received[0] + ")");
+    }
+
+    /** Takes every frame g has received (waiting up to wait for each), counting them and those to UDP port 9999. */
+    private static void drain(TestGuest g, Duration wait, int[] received, int[] seen9999) throws NativeException {
+        byte[] f;
+        while ((f = g.receive(wait)) != null) {
+            received[0]++;
+            if (((f[36] & 0xff) << 8 | (f[37] & 0xff)) == 9999) {
+                seen9999[0]++;
+            }
+        }
     }
 
     /** An Ethernet/IPv4/UDP frame of 64 bytes to dstPort. */
