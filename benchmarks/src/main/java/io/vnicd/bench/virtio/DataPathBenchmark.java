@@ -1,5 +1,9 @@
 package io.vnicd.bench.virtio;
 
+import io.vnicd.devmodel.counter.CounterBlock;
+import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.port.Port;
+import io.vnicd.devmodel.port.PortCounter;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.virtio.memory.GuestMemory;
 import io.vnicd.virtio.net.NetQueuePair;
@@ -19,6 +23,7 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -59,9 +64,9 @@ public class DataPathBenchmark {
         from = new NetQueuePair();
         to = new NetQueuePair();
         to.setMergeableRxBuffers(true);
-        vswitch = new VSwitch((port, frame, offset, length) -> to.receive(rx, frame, offset, length));
-        vswitch.addPort("a");
-        vswitch.addPort("b");
+        vswitch = new VSwitch();
+        vswitch.addPort(new QueuePort("a", null, null), 0);
+        vswitch.addPort(new QueuePort("b", to, rx), 0);
         txBuf = driver.alloc(12 + frameSize, 64);
         rxBuf = driver.alloc(2048, 64);
         MemorySegment f = driver.at(txBuf + 12, frameSize);
@@ -86,7 +91,7 @@ public class DataPathBenchmark {
             txd.addBuffer(txBuf, 12 + frameSize, false);
             rxd.addBuffer(rxBuf, 2048, true);
         }
-        int n = from.transmit(tx, (frame, offset, length) -> vswitch.switchFrame(0, frame, offset, length), 64);
+        int n = from.transmit(tx, (frame, offset, length) -> vswitch.switchFrame(0, 0, frame, offset, length), 64);
         to.flushReceive(rx);
         while (txd.takeUsed() != -1) {
             // reclaim
@@ -95,5 +100,53 @@ public class DataPathBenchmark {
             // reclaim
         }
         return n;
+    }
+
+    /** A switch port that writes into an RX queue, as a VF's port does (without a backlog). */
+    private static final class QueuePort implements Port {
+        private final String name;
+        private final NetQueuePair pair;
+        private final SplitQueue rxq;
+        private final CounterBlock counters = CounterRegistry.create().register("port", Map.of(), PortCounter.values());
+
+        QueuePort(String name, NetQueuePair pair, SplitQueue rxq) {
+            this.name = name;
+            this.pair = pair;
+            this.rxq = rxq;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public Kind kind() {
+            return Kind.VF;
+        }
+
+        @Override
+        public int send(MemorySegment frame, long offset, int length, int vlan) {
+            return pair != null && pair.receive(rxq, frame, offset, length) ? SENT : DROPPED;
+        }
+
+        @Override
+        public boolean linkUp() {
+            return true;
+        }
+
+        @Override
+        public CounterBlock counters() {
+            return counters;
+        }
+
+        @Override
+        public int poll() {
+            return 0;
+        }
+
+        @Override
+        public void failed(Throwable cause) {
+        }
     }
 }

@@ -1,7 +1,12 @@
 package io.vnicd.devmodel.classify;
 
+import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.counter.CounterSlots;
 import io.vnicd.devmodel.packet.PacketHeaders;
+
 import java.util.List;
+import java.util.Map;
+import java.util.function.ToIntFunction;
 
 /**
  * The classifier of a physical function: the rule set in force, and the way to replace it while frames
@@ -15,13 +20,13 @@ import java.util.List;
  * classifier.install(tableSpecs, ruleSpecs);      // RuleSetException lists every problem; nothing changes then
  * // data path, per thread: one PacketHeaders and one FlowKey, reused for every frame
  * PacketParser.parse(frame, offset, length, headers);
- * int target = classifier.classify(headers, key); // ring id >= 0, DROP or MISS
+ * int target = classifier.classify(headers, key); // a target id >= 0 (Target), DROP or MISS
  * // or, with a per-thread exact-match cache (same results and counters, one probe for a known flow):
  * int cached = classifier.classify(headers, key, flowCache);
  * long hits = classifier.hits("root", "web");     // or walk ruleSet().tables() -> entries() -> hits()
  * }</pre>
  *
- * <p>Threads: one data-path thread classifies (it owns the counters, see {@link FrameCounter}); any
+ * <p>Threads: one data-path thread classifies (it owns the counters, see {@link io.vnicd.devmodel.counter.Counter}); any
  * thread may update, read counters or the rule set. Updates are serialised.
  */
 public final class Classifier {
@@ -30,7 +35,29 @@ public final class Classifier {
     /** Result of a frame an entry (or a table's miss action) drops; counted by the entry or table. */
     public static final int DROP = -2;
 
-    private volatile RuleSet current = RuleSet.empty();
+    private final CounterSlots counters;
+    private volatile ToIntFunction<String> ports;
+    private volatile RuleSet current;
+
+    /** A classifier on its own: actions deliver to rings ({@code ring:N}) or special targets; no port names. */
+    public Classifier() {
+        this(new CounterSlots(CounterRegistry.process(), "rules", Map.of()), RuleSet.NO_PORTS);
+    }
+
+    /**
+     * @param counters where rule hits and table misses count
+     * @param ports    a port name's id (0 .. {@link Target#SPECIAL_BASE}-1), or -1 when the PF has no such port
+     */
+    public Classifier(CounterSlots counters, ToIntFunction<String> ports) {
+        this.counters = counters;
+        this.ports = ports;
+        this.current = RuleSet.empty(counters);
+    }
+
+    /** Changes how port names resolve (ports come and go); takes effect with the next install. */
+    public void setPorts(ToIntFunction<String> ports) {
+        this.ports = ports;
+    }
 
     /**
      * Classifies a parsed frame: loads {@code key} from {@code headers} and walks the tables. Allocates nothing.
@@ -68,8 +95,9 @@ public final class Classifier {
      */
     public synchronized RuleSet install(List<TableSpec> tables, List<RuleSpec> rules) throws RuleSetException {
         RuleSet old = current;
-        RuleSet next = RuleSet.compile(tables, rules, old.containment(), old);
+        RuleSet next = RuleSet.compile(tables, rules, old.containment(), old, ports, counters);
         current = next;
+        old.releaseCountersNotIn(next);
         return next;
     }
 
@@ -81,8 +109,9 @@ public final class Classifier {
      */
     public synchronized RuleSet installContainment(List<RuleSpec> containment) throws RuleSetException {
         RuleSet old = current;
-        RuleSet next = RuleSet.compile(old.tableSpecs(), old.rules(), containment, old);
+        RuleSet next = RuleSet.compile(old.tableSpecs(), old.rules(), containment, old, ports, counters);
         current = next;
+        old.releaseCountersNotIn(next);
         return next;
     }
 

@@ -1,5 +1,9 @@
 package io.vnicd.devmodel.classify;
 
+import io.vnicd.devmodel.counter.CounterBlock;
+import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.counter.CounterType;
+
 /**
  * An exact-match cache of classification results, one per data-path thread (like Open vSwitch's EMC): a
  * frame whose key was classified recently under the same rule set skips the tuple probes and costs one hash
@@ -31,8 +35,24 @@ public final class FlowCache {
     private final FlowTable[] missTable;
     private final int[] result;
     private final int[] cookie;
-    private final FrameCounter hits = new FrameCounter();
-    private final FrameCounter misses = new FrameCounter();
+    private final CounterBlock counters;
+
+    /** The cache's own counters, in the daemon's counter registry (scope {@code flowCache}). */
+    public enum CacheCounter implements CounterType {
+        HITS("Lookups answered from the cache"),
+        MISSES("Lookups that walked the tables");
+
+        private final String description;
+
+        CacheCounter(String description) {
+            this.description = description;
+        }
+
+        @Override
+        public String description() {
+            return description;
+        }
+    }
 
     /** @param slots rounded up to a power of two; 4096 holds the working set of a busy port */
     public FlowCache(int slots) {
@@ -48,16 +68,22 @@ public final class FlowCache {
         missTable = new FlowTable[n];
         result = new int[n];
         cookie = new int[n];
+        counters = CounterRegistry.process().register("flowCache", java.util.Map.of(), CacheCounter.values());
+    }
+
+    /** Gives the cache's counters back to the registry. */
+    public void close() {
+        counters.close();
     }
 
     /** Lookups answered from the cache. */
     public long hits() {
-        return hits.get();
+        return counters.get(CacheCounter.HITS);
     }
 
     /** Lookups that walked the tables. */
     public long misses() {
-        return misses.get();
+        return counters.get(CacheCounter.MISSES);
     }
 
     int slotOf(long[] w) {
@@ -73,14 +99,14 @@ public final class FlowCache {
     /** Replays the walk cached in {@code slot} if it was made for this key in this rule set; else returns false. */
     boolean replay(int slot, RuleSet set, FlowKey key) {
         if (sets[slot] != set) {
-            misses.increment();
+            counters.increment(CacheCounter.MISSES.ordinal());
             return false;
         }
         long[] w = key.words;
         int base = slot * FlowKey.WORDS;
         for (int i = 0; i < FlowKey.WORDS; i++) {
             if (keys[base + i] != w[i]) {
-                misses.increment();
+                counters.increment(CacheCounter.MISSES.ordinal());
                 return false;
             }
         }
@@ -93,7 +119,7 @@ public final class FlowCache {
             t.misses.increment();
         }
         key.cookie = cookie[slot];
-        hits.increment();
+        counters.increment(CacheCounter.HITS.ordinal());
         return true;
     }
 

@@ -1,5 +1,7 @@
 package io.vnicd.devmodel.classify;
 
+import io.vnicd.devmodel.counter.Counter;
+
 /**
  * One compiled entry of a flow table: the rule it came from, its rank in the table (lower wins), where a
  * match sends the frame, and its hit counter, which lives on across rule-set swaps while the rule keeps its
@@ -12,16 +14,16 @@ public final class FlowEntry {
     final int rank;
     final int target;
     final int cookie;
-    final FrameCounter hits;
+    final Counter hits;
     /** The sub-table a match continues in, or null for a delivery or drop; set once while compiling. */
     FlowTable next;
 
-    FlowEntry(RuleSpec spec, Match match, Action action, int rank, int cookie, FrameCounter hits) {
+    FlowEntry(RuleSpec spec, Match match, Action action, int target, int rank, int cookie, Counter hits) {
         this.spec = spec;
         this.match = match;
         this.action = action;
         this.rank = rank;
-        this.target = action.isSubTable() ? Classifier.MISS : action.target();
+        this.target = target;
         this.cookie = cookie;
         this.hits = hits;
     }

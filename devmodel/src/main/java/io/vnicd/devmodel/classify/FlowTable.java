@@ -1,5 +1,7 @@
 package io.vnicd.devmodel.classify;
 
+import io.vnicd.devmodel.counter.Counter;
+
 import java.util.List;
 
 /**
@@ -13,9 +15,9 @@ public final class FlowTable {
     private final List<FlowEntry> entries;
     private final TupleTable[] tuples;
     final int missResult;
-    final FrameCounter misses;
+    final Counter misses;
 
-    FlowTable(String name, List<FlowEntry> entries, TupleTable[] tuples, int missResult, FrameCounter misses) {
+    FlowTable(String name, List<FlowEntry> entries, TupleTable[] tuples, int missResult, Counter misses) {
         this.name = name;
         this.entries = List.copyOf(entries);
         this.tuples = tuples;

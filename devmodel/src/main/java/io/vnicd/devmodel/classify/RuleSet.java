@@ -13,6 +13,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.ToIntFunction;
+
+import io.vnicd.devmodel.counter.Counter;
+import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.counter.CounterSlots;
 
 /**
  * A compiled, immutable set of named flow tables. Every frame starts in {@link #ROOT}; an entry sends it to
@@ -56,10 +61,10 @@ public final class RuleSet {
         return table + "\u0000" + rule;
     }
 
-    /** A rule set with an empty root table: every frame misses. */
-    public static RuleSet empty() {
+    /** A rule set with an empty root table: every frame misses (counted in slots). */
+    static RuleSet empty(CounterSlots slots) {
         try {
-            return compile(List.of(), List.of(), List.of(), null);
+            return compile(List.of(), List.of(), List.of(), null, NO_PORTS, slots);
         } catch (RuleSetException e) {
             throw new AssertionError(e);
         }
@@ -72,7 +77,22 @@ public final class RuleSet {
      *                          sub-tables, duplicate names
      */
     public static RuleSet compile(List<TableSpec> tables, List<RuleSpec> rules) throws RuleSetException {
-        return compile(tables, rules, List.of(), null);
+        return compile(tables, rules, List.of(), null, NO_PORTS, new CounterSlots(CounterRegistry.process(), "rules", Map.of()));
+    }
+
+    /** A resolver for a classifier that serves no PF: no port names resolve. */
+    static final ToIntFunction<String> NO_PORTS = name -> -1;
+
+    /** The id the data path dispatches on for target, or -1 when it names no port of the PF. */
+    static int idOf(Target target, ToIntFunction<String> ports) {
+        return switch (target) {
+            case Target.Port p -> {
+                int id = ports.applyAsInt(p.name());
+                yield id >= 0 && id < Target.SPECIAL_BASE ? id : -1;
+            }
+            case Target.Ring r -> r.id();
+            case Target.Special s -> s.id();
+        };
     }
 
     /**
@@ -80,7 +100,7 @@ public final class RuleSet {
      * names, so counters survive an update.
      */
     static RuleSet compile(List<TableSpec> tableSpecs, List<RuleSpec> rules, List<RuleSpec> containment,
-                           RuleSet previous) throws RuleSetException {
+                           RuleSet previous, ToIntFunction<String> ports, CounterSlots slots) throws RuleSetException {
         List<String> problems = new ArrayList<>();
         Map<String, Integer> missResults = new LinkedHashMap<>();
         missResults.put(ROOT, Classifier.MISS);
@@ -99,18 +119,23 @@ public final class RuleSet {
                 continue;
             }
             try {
-                Action a = Action.parse(miss);
-                if (a.isSubTable()) {
-                    problems.add("table '" + t.name() + "': a miss cannot go to a sub-table ('" + miss + "')");
-                } else {
-                    missResults.put(t.name(), a.target());
+                switch (Action.parse(miss)) {
+                    case Action.Continue c -> problems.add("table '" + t.name() + "': a miss cannot go to a sub-table ('" + miss + "')");
+                    case Action.Drop d -> missResults.put(t.name(), Classifier.DROP);
+                    case Action.Deliver d -> {
+                        int id = idOf(d.target(), ports);
+                        if (id < 0) {
+                            problems.add("table '" + t.name() + "': miss action '" + miss + "' names no port of this PF");
+                        }
+                        missResults.put(t.name(), id);
+                    }
                 }
             } catch (IllegalArgumentException e) {
                 problems.add("table '" + t.name() + "': miss " + e.getMessage());
             }
         }
 
-        record Parsed(RuleSpec spec, Match match, Action action, int layer, int position, int cookie) {
+        record Parsed(RuleSpec spec, Match match, Action action, int target, int layer, int position, int cookie) {
         }
         Set<String> ruleTables = new HashSet<>();
         for (RuleSpec r : rules) {
@@ -147,20 +172,33 @@ public final class RuleSet {
                     problems.add(where + ": " + e.getMessage());
                     continue;
                 }
-                if (action.isSubTable() && !missResults.containsKey(action.table()) && !ruleTables.contains(action.table())) {
-                    problems.add(where + ": action '" + r.action() + "' names no table");
-                    continue;
+                int target = Classifier.MISS;
+                switch (action) {
+                    case Action.Continue c -> {
+                        if (!missResults.containsKey(c.table()) && !ruleTables.contains(c.table())) {
+                            problems.add(where + ": action '" + r.action() + "' names no table");
+                            continue;
+                        }
+                    }
+                    case Action.Drop d -> target = Classifier.DROP;
+                    case Action.Deliver d -> {
+                        target = idOf(d.target(), ports);
+                        if (target < 0) {
+                            problems.add(where + ": action '" + r.action() + "' names no port of this PF");
+                            continue;
+                        }
+                    }
                 }
                 missResults.putIfAbsent(r.table(), Classifier.MISS);
-                parsed.add(new Parsed(r, match, action, layer, position++, layer == 0 ? i : -1));
+                parsed.add(new Parsed(r, match, action, target, layer, position++, layer == 0 ? i : -1));
             }
         }
 
         // Sub-table loops: a frame must leave every walk after at most one visit per table.
         Map<String, Set<String>> edges = new HashMap<>();
         for (Parsed p : parsed) {
-            if (p.action().isSubTable()) {
-                edges.computeIfAbsent(p.spec().table(), k -> new HashSet<>()).add(p.action().table());
+            if (p.action() instanceof Action.Continue c) {
+                edges.computeIfAbsent(p.spec().table(), k -> new HashSet<>()).add(c.table());
             }
         }
         findLoop(edges, problems);
@@ -186,13 +224,13 @@ public final class RuleSet {
             Map<MaskKey, List<FlowEntry>> byMask = new LinkedHashMap<>();
             for (int rank = 0; rank < ps.size(); rank++) {
                 Parsed p = ps.get(rank);
-                FrameCounter hits = previous == null ? null : previous.counterOf(t.getKey(), p.spec().name());
-                FlowEntry e = new FlowEntry(p.spec(), p.match(), p.action(), rank, p.cookie(),
-                        hits != null ? hits : new FrameCounter());
+                Counter hits = previous == null ? null : previous.counterOf(t.getKey(), p.spec().name());
+                FlowEntry e = new FlowEntry(p.spec(), p.match(), p.action(), p.target(), rank, p.cookie(),
+                        hits != null ? hits : slots.take());
                 entries.add(e);
                 byMask.computeIfAbsent(new MaskKey(p.match().maskCopy()), k -> new ArrayList<>()).add(e);
-                if (p.action().isSubTable()) {
-                    links.put(e, p.action().table());
+                if (p.action() instanceof Action.Continue c) {
+                    links.put(e, c.table());
                 }
             }
             TupleTable[] tuples = new TupleTable[byMask.size()];
@@ -202,7 +240,7 @@ public final class RuleSet {
             }
             Arrays.sort(tuples, Comparator.comparingInt(tt -> tt.bestRank));
             FlowTable previousTable = previous == null ? null : previous.tables.get(t.getKey());
-            FrameCounter misses = previousTable != null ? previousTable.misses : new FrameCounter();
+            Counter misses = previousTable != null ? previousTable.misses : slots.take();
             tables.put(t.getKey(), new FlowTable(t.getKey(), entries, tuples, missResults.get(t.getKey()), misses));
         }
         for (Map.Entry<FlowEntry, String> link : links.entrySet()) {
@@ -246,7 +284,31 @@ public final class RuleSet {
         }
     }
 
-    private FrameCounter counterOf(String table, String rule) {
+    /**
+     * Gives back the counters of rules and tables that next no longer has (their slots rest before reuse, so a frame
+     * the data path finishes with this set cannot count for another owner).
+     */
+    void releaseCountersNotIn(RuleSet next) {
+        java.util.Set<Counter> kept = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (FlowTable t : next.tables.values()) {
+            kept.add(t.misses);
+            for (FlowEntry e : t.entries()) {
+                kept.add(e.hits);
+            }
+        }
+        for (FlowTable t : tables.values()) {
+            if (!kept.contains(t.misses)) {
+                t.misses.release();
+            }
+            for (FlowEntry e : t.entries()) {
+                if (!kept.contains(e.hits)) {
+                    e.hits.release();
+                }
+            }
+        }
+    }
+
+    private Counter counterOf(String table, String rule) {
         FlowEntry e = byName.get(nameKey(table, rule));
         return e == null ? null : e.hits;
     }

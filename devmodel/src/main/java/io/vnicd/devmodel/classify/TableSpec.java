@@ -5,7 +5,8 @@ package io.vnicd.devmodel.classify;
  * no declaration; their miss result is {@link Classifier#MISS}.
  *
  * @param name the table
- * @param miss {@code "ring:N"}, {@code "drop"}, or {@code "miss"} (the default: the caller decides)
+ * @param miss an action of {@link Action}'s vocabulary other than {@code table:NAME}, or {@code "miss"} (the
+ *             default: the caller decides)
  */
 public record TableSpec(String name, String miss) {
 }

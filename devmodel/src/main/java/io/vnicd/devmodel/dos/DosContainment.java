@@ -3,10 +3,13 @@ package io.vnicd.devmodel.dos;
 import io.vnicd.devmodel.classify.Classifier;
 import io.vnicd.devmodel.classify.FlowCache;
 import io.vnicd.devmodel.classify.FlowKey;
-import io.vnicd.devmodel.classify.FrameCounter;
 import io.vnicd.devmodel.classify.RuleSet;
 import io.vnicd.devmodel.classify.RuleSetException;
 import io.vnicd.devmodel.classify.RuleSpec;
+import io.vnicd.devmodel.classify.Target;
+import io.vnicd.devmodel.counter.Counter;
+import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.counter.CounterSlots;
 import io.vnicd.devmodel.packet.PacketHeaders;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -31,34 +34,38 @@ public final class DosContainment {
     public static final String RULE_PREFIX = "dos:";
 
     private final Classifier classifier;
-    private final int standbyTarget;
     private final long intervalNanos;
     private final LongSupplier clock;
     private final TokenBucket sharedBudget;
-    private final FrameCounter matched = new FrameCounter();
-    private final FrameCounter admitted = new FrameCounter();
-    private final FrameCounter dropped = new FrameCounter();
-    private volatile Contained contained = new Contained(List.of(), new TokenBucket[0], new FrameCounter[0], new FrameCounter[0]);
+    private final CounterSlots slots;
+    private final Counter matched;
+    private final Counter admitted;
+    private final Counter dropped;
+    private volatile Contained contained = new Contained(List.of(), new TokenBucket[0], new Counter[0], new Counter[0]);
 
     /** The attacks in force and, by cookie (index), their own budgets (null: shared) and counters. */
-    private record Contained(List<AttackDescriptor> attacks, TokenBucket[] budgets, FrameCounter[] admitted,
-                             FrameCounter[] dropped) {
+    private record Contained(List<AttackDescriptor> attacks, TokenBucket[] budgets, Counter[] admitted,
+                             Counter[] dropped) {
     }
 
     /**
-     * @param classifier        the classifier to program
-     * @param standbyTarget     the target id of the standby ring attack traffic goes to
+     * @param classifier        the classifier to program; caught frames go to {@link Target.Special#STANDBY}
      * @param framesPerInterval the standby budget shared by attacks without their own: frames per interval
      * @param intervalNanos     the budget's interval
      * @param clock             nanosecond time; {@code System::nanoTime} in the daemon, a counter in tests
      */
-    public DosContainment(Classifier classifier, int standbyTarget, long framesPerInterval, long intervalNanos,
-                          LongSupplier clock) {
-        if (standbyTarget < 0) {
-            throw new IllegalArgumentException("standby target must be a target id >= 0, got " + standbyTarget);
-        }
+    public DosContainment(Classifier classifier, long framesPerInterval, long intervalNanos, LongSupplier clock) {
+        this(classifier, framesPerInterval, intervalNanos, clock, new CounterSlots(CounterRegistry.process(), "dos", java.util.Map.of()));
+    }
+
+    /** @param slots where the containment's counters live */
+    public DosContainment(Classifier classifier, long framesPerInterval, long intervalNanos, LongSupplier clock,
+                          CounterSlots slots) {
         this.classifier = classifier;
-        this.standbyTarget = standbyTarget;
+        this.slots = slots;
+        this.matched = slots.take();
+        this.admitted = slots.take();
+        this.dropped = slots.take();
         this.intervalNanos = intervalNanos;
         this.clock = clock;
         this.sharedBudget = new TokenBucket(framesPerInterval, intervalNanos, framesPerInterval, clock.getAsLong());
@@ -89,7 +96,7 @@ public final class DosContainment {
             if (a.framesPerInterval() < 0) {
                 problems.add("attack '" + a.name() + "': negative budget " + a.framesPerInterval());
             }
-            rules.add(new RuleSpec(RULE_PREFIX + a.name(), RuleSet.ROOT, i, a.matchFields(), "ring:" + standbyTarget));
+            rules.add(new RuleSpec(RULE_PREFIX + a.name(), RuleSet.ROOT, i, a.matchFields(), Target.Special.STANDBY.word()));
         }
         if (!problems.isEmpty()) {
             throw new RuleSetException(problems);
@@ -101,14 +108,14 @@ public final class DosContainment {
         }
         int n = attacks.size();
         TokenBucket[] budgets = new TokenBucket[n];
-        FrameCounter[] admittedBy = new FrameCounter[n];
-        FrameCounter[] droppedBy = new FrameCounter[n];
+        Counter[] admittedBy = new Counter[n];
+        Counter[] droppedBy = new Counter[n];
         long now = clock.getAsLong();
         for (int i = 0; i < n; i++) {
             AttackDescriptor a = attacks.get(i);
             Integer was = oldIndex.get(a.name());
-            admittedBy[i] = was != null ? old.admitted()[was] : new FrameCounter();
-            droppedBy[i] = was != null ? old.dropped()[was] : new FrameCounter();
+            admittedBy[i] = was != null ? old.admitted()[was] : slots.take();
+            droppedBy[i] = was != null ? old.dropped()[was] : slots.take();
             if (a.framesPerInterval() > 0) {
                 budgets[i] = new TokenBucket(a.framesPerInterval(), intervalNanos, a.framesPerInterval(), now);
             }
@@ -118,6 +125,16 @@ public final class DosContainment {
         // may be charged to the attack that held that index before. Counts stay whole either way.
         classifier.installContainment(rules);
         contained = new Contained(List.copyOf(attacks), budgets, admittedBy, droppedBy);
+        Set<String> kept = new HashSet<>();
+        for (AttackDescriptor a : attacks) {
+            kept.add(a.name());
+        }
+        for (int i = 0; i < old.attacks().size(); i++) {
+            if (!kept.contains(old.attacks().get(i).name())) {
+                old.admitted()[i].release();
+                old.dropped()[i].release();
+            }
+        }
     }
 
     /** Releases every attack. */
@@ -167,8 +184,9 @@ public final class DosContainment {
         return Classifier.DROP;
     }
 
+    /** The target id caught frames are given while their budget lasts. */
     public int standbyTarget() {
-        return standbyTarget;
+        return Target.Special.STANDBY.id();
     }
 
     /** The attacks in force. */

@@ -215,6 +215,29 @@ public final class BufferPool implements AutoCloseable {
         return index;
     }
 
+    /**
+     * A buffer for target, or -1 when target is at its quota; nothing is counted then (the caller decides: a
+     * sender on a data path that must not stall waits there, across rounds, instead of here).
+     */
+    public int tryAcquire(int target) {
+        if (target < 0 || target >= maxTargets) {
+            throw new IllegalArgumentException("target " + target + " outside [0, " + maxTargets + ")");
+        }
+        final long slot = PoolDescriptor.targetOffset(target);
+        if (!reserve(slot)) {
+            return -1;
+        }
+        int index = pop();
+        if (index < 0) {
+            LONG.getAndAdd(memory, slot + IN_USE, (long) -bufferSize);
+            LONG.getAndAdd(memory, slot + DROPS, 1L);
+            return -1;
+        }
+        INT.setRelease(memory, ownersOffset + 4L * index, target);
+        LONG.getAndAdd(memory, slot + GRANTS, 1L);
+        return index;
+    }
+
     private boolean awaitReservation(long slot, long timeoutNanos) {
         final long start = System.nanoTime();
         LONG.getAndAdd(memory, slot + WAITS, 1L);

@@ -1,5 +1,9 @@
 package io.vnicd.devmodel.vswitch;
 
+import io.vnicd.devmodel.counter.CounterBlock;
+import io.vnicd.devmodel.port.Port;
+import io.vnicd.devmodel.port.PortCounter;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -8,15 +12,17 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A learning L2 switch joining a PF's ports (VFs, proxy VNICs, the uplink). Each port belongs to one VLAN; a
- * frame entering at a port is switched within that VLAN:
+ * A learning L2 switch joining a PF's {@link Port}s (VFs, proxy VNICs, the uplink) without knowing their kinds.
+ * An access port (a VF) belongs to one VLAN; a trunk (the uplink) carries every VLAN, each frame in its own. A
+ * frame entering at a port is switched within its VLAN:
  * <ul>
  *   <li>its source address is learned (or refreshed) for the ingress port, unless a static entry pins it;</li>
  *   <li>a known unicast destination on another port receives it; on the same port it is filtered;</li>
  *   <li>broadcast, multicast and unknown destinations are flooded to every other port of the VLAN.</li>
  * </ul>
  * Learned entries age out after the ageing time without traffic from that address. The table is an
- * open-addressing hash of (VLAN, MAC) keys: switching a frame allocates nothing.
+ * open-addressing hash of (VLAN, MAC) keys: switching a frame allocates nothing. The switch counts in each port's
+ * {@link PortCounter}s what it sees of the port: frames in and out, floods, filtered frames, runts, output drops.
  * <p>
  * {@link #switchFrame} and {@link #tick} run on the data-path thread; ports and static entries are added
  * before it starts; counters and {@link #entries()} may be read from any thread (a snapshot, possibly a
@@ -37,10 +43,17 @@ public final class VSwitch {
         }
     }
 
-    private final PortSink sink;
-    private final List<String> portNames = new ArrayList<>();
+    /** {@link #portVlan} of a trunk port. */
+    public static final int TRUNK = -1;
+    /** {@link #lookup(int, int, long)}: flood the frame. */
+    public static final int FLOOD = -1;
+    /** {@link #lookup(int, int, long)}: the destination is on the ingress port: filter the frame. */
+    public static final int FILTER = -2;
+
+    private final List<Port> portList = new ArrayList<>();
+    private Port[] portArray = new Port[0];
     private int[] portVlan = new int[0];
-    private PortCounters[] counters = new PortCounters[0];
+    private CounterBlock[] counters = new CounterBlock[0];
     private final long[] keys;
     private final int[] ports;
     private final long[] lastSeen;
@@ -53,13 +66,12 @@ public final class VSwitch {
     private static final int MOVES = 1;
     private static final int TABLE_FULL = 2;
 
-    public VSwitch(PortSink sink) {
-        this(sink, 4096);
+    public VSwitch() {
+        this(4096);
     }
 
     /** @param capacity table slots, rounded up to a power of two */
-    public VSwitch(PortSink sink, int capacity) {
-        this.sink = sink;
+    public VSwitch(int capacity) {
         int cap = Integer.highestOneBit(Math.max(16, capacity - 1)) << 1;
         keys = new long[cap];
         ports = new int[cap];
@@ -69,39 +81,53 @@ public final class VSwitch {
         mask = cap - 1;
     }
 
-    /** Adds a port in VLAN 0 (untagged); returns its number (0, 1, ...). */
-    public int addPort(String name) {
-        return addPort(name, 0);
-    }
-
-    /** Adds a port in vlan (0 to 4094); returns its number. */
-    public synchronized int addPort(String name, int vlan) {
-        if (vlan < 0 || vlan > 4094) {
-            throw new IllegalArgumentException("port " + name + ": VLAN " + vlan + " is not in 0..4094");
+    /**
+     * Adds a port; returns its number (0, 1, ...). Before the data path runs, or on it (a command).
+     *
+     * @param vlan the access port's VLAN, 0 to 4094 (0: untagged), or {@link #TRUNK}
+     */
+    public synchronized int addPort(Port port, int vlan) {
+        if (vlan != TRUNK && (vlan < 0 || vlan > 4094)) {
+            throw new IllegalArgumentException("port " + port.name() + ": VLAN " + vlan + " is not in 0..4094");
         }
-        int port = portNames.size();
-        portNames.add(name);
-        portVlan = java.util.Arrays.copyOf(portVlan, port + 1);
-        portVlan[port] = vlan;
-        counters = java.util.Arrays.copyOf(counters, port + 1);
-        counters[port] = new PortCounters();
-        return port;
+        int n = portList.size();
+        portList.add(port);
+        int[] vlans = java.util.Arrays.copyOf(portVlan, n + 1);
+        vlans[n] = vlan;
+        CounterBlock[] cs = java.util.Arrays.copyOf(counters, n + 1);
+        cs[n] = port.counters();
+        // Arrays before the port list the data path walks: a round sees a port only with its VLAN and counters.
+        portVlan = vlans;
+        counters = cs;
+        portArray = portList.toArray(new Port[0]);
+        return n;
     }
 
     public int portCount() {
-        return portNames.size();
+        return portArray.length;
+    }
+
+    public Port port(int port) {
+        return portArray[port];
     }
 
     public String portName(int port) {
-        return portNames.get(port);
+        return portArray[port].name();
     }
 
+    /** The port's VLAN, or {@link #TRUNK}. */
     public int portVlan(int port) {
         return portVlan[port];
     }
 
-    public PortCounters counters(int port) {
-        return counters[port];
+    /** True when some access port belongs to vlan. */
+    public boolean hasVlan(int vlan) {
+        for (int v : portVlan) {
+            if (v == vlan) {
+                return true;
+            }
+        }
+        return false;
     }
 
     public void setAgeing(Duration ageing) {
@@ -110,7 +136,7 @@ public final class VSwitch {
 
     /** Pins mac in vlan to port: learning never moves it (a VF's assigned address). */
     public synchronized void addStaticEntry(long mac, int vlan, int port) {
-        if (port < 0 || port >= portNames.size()) {
+        if (port < 0 || port >= portList.size()) {
             throw new IllegalArgumentException("no port " + port);
         }
         long key = key(mac, vlan);
@@ -176,18 +202,29 @@ public final class VSwitch {
         return reusable;
     }
 
+    /** The VLAN a frame that entered at ingress is switched in: the access port's, or the frame's own on a trunk. */
+    public int vlanOf(int ingress, int frameVlan) {
+        int v = portVlan[ingress];
+        return v == TRUNK ? frameVlan : v;
+    }
+
     /**
-     * Switches one frame that entered at ingress. The frame is only read; the sink copies it where it goes.
+     * Switches one frame that entered at ingress. The frame is only read; the ports copy it where it goes.
+     *
+     * @param frameVlan the frame's own VLAN (its tag, 0 untagged) where ingress is a trunk; ignored otherwise
+     * @return what the one destination of a known unicast frame answered ({@link Port#BUSY}: nothing was counted
+     *         at the destination, and the caller may {@link #deliver} again later); {@link Port#SENT} for a flooded,
+     *         filtered or runt frame
      */
-    public void switchFrame(int ingress, MemorySegment frame, long offset, int length) {
-        PortCounters in = counters[ingress];
+    public int switchFrame(int ingress, int frameVlan, MemorySegment frame, long offset, int length) {
+        CounterBlock in = counters[ingress];
         if (length < 14) {
-            in.add(PortCounters.Counter.RUNTS, 1);
-            return;
+            in.increment(PortCounter.RUNTS.ordinal());
+            return Port.SENT;
         }
-        in.add(PortCounters.Counter.IN_FRAMES, 1);
-        in.add(PortCounters.Counter.IN_BYTES, length);
-        int vlan = portVlan[ingress];
+        in.increment(PortCounter.IN_FRAMES.ordinal());
+        in.add(PortCounter.IN_BYTES.ordinal(), length);
+        int vlan = vlanOf(ingress, frameVlan);
         long dst = MacAddress.read(frame, offset);
         long src = MacAddress.read(frame, offset + 6);
         if (!MacAddress.isGroup(src)) {
@@ -198,45 +235,81 @@ public final class VSwitch {
             if (slot >= 0) {
                 int port = ports[slot];
                 if (port == ingress) {
-                    in.add(PortCounters.Counter.FILTERED, 1);
-                } else {
-                    deliver(port, frame, offset, length);
+                    in.increment(PortCounter.FILTERED.ordinal());
+                    return Port.SENT;
                 }
-                return;
+                return deliver(port, vlan, frame, offset, length);
             }
         }
-        in.add(PortCounters.Counter.FLOODED, 1);
+        in.increment(PortCounter.FLOODED.ordinal());
+        flood(ingress, vlan, frame, offset, length);
+        return Port.SENT;
+    }
+
+    /** Delivers to every port of vlan and every trunk but ingress; a port that is busy counts an output drop. */
+    private void flood(int ingress, int vlan, MemorySegment frame, long offset, int length) {
         int[] vlans = portVlan;
         for (int port = 0; port < vlans.length; port++) {
-            if (port != ingress && vlans[port] == vlan) {
-                deliver(port, frame, offset, length);
+            int v = vlans[port];
+            if (port != ingress && (v == vlan || v == TRUNK)) {
+                if (deliver(port, vlan, frame, offset, length) == Port.BUSY) {
+                    counters[port].increment(PortCounter.OUT_DROPS.ordinal());
+                }
             }
         }
     }
 
     /**
-     * Sends a frame that entered at ingress straight out of egress, as a classifier rule steered it; counted
-     * like a switched frame (and filtered when egress is the ingress port).
+     * The port a unicast frame to dst in vlan from ingress goes to, {@link #FLOOD} (group or unknown address) or
+     * {@link #FILTER}; learns nothing, counts nothing.
      */
-    public void forward(int ingress, int egress, MemorySegment frame, long offset, int length) {
-        PortCounters in = counters[ingress];
-        in.add(PortCounters.Counter.IN_FRAMES, 1);
-        in.add(PortCounters.Counter.IN_BYTES, length);
-        if (egress == ingress) {
-            in.add(PortCounters.Counter.FILTERED, 1);
-        } else {
-            deliver(egress, frame, offset, length);
+    public int lookup(int ingress, int vlan, long dst) {
+        if (MacAddress.isGroup(dst)) {
+            return FLOOD;
         }
+        int slot = lookup(key(dst, vlan));
+        if (slot < 0) {
+            return FLOOD;
+        }
+        return ports[slot] == ingress ? FILTER : ports[slot];
     }
 
-    private void deliver(int port, MemorySegment frame, long offset, int length) {
-        PortCounters out = counters[port];
-        if (sink.deliver(port, frame, offset, length)) {
-            out.add(PortCounters.Counter.OUT_FRAMES, 1);
-            out.add(PortCounters.Counter.OUT_BYTES, length);
-        } else {
-            out.add(PortCounters.Counter.OUT_DROPS, 1);
+    /**
+     * Sends a frame that entered at ingress straight out of egress, as a classifier rule steered it; counted
+     * like a switched frame (and filtered when egress is the ingress port).
+     *
+     * @return as {@link #switchFrame}
+     */
+    public int forward(int ingress, int egress, int frameVlan, MemorySegment frame, long offset, int length) {
+        CounterBlock in = counters[ingress];
+        in.increment(PortCounter.IN_FRAMES.ordinal());
+        in.add(PortCounter.IN_BYTES.ordinal(), length);
+        if (egress == ingress) {
+            in.increment(PortCounter.FILTERED.ordinal());
+            return Port.SENT;
         }
+        return deliver(egress, vlanOf(ingress, frameVlan), frame, offset, length);
+    }
+
+    /**
+     * Hands a frame to port egress and counts the outcome there: out, or an output drop; nothing for
+     * {@link Port#BUSY}, which the caller decides about (wait and deliver again, or count the drop).
+     */
+    public int deliver(int egress, int vlan, MemorySegment frame, long offset, int length) {
+        CounterBlock out = counters[egress];
+        int r = portArray[egress].send(frame, offset, length, vlan);
+        if (r == Port.SENT) {
+            out.increment(PortCounter.OUT_FRAMES.ordinal());
+            out.add(PortCounter.OUT_BYTES.ordinal(), length);
+        } else if (r == Port.DROPPED) {
+            out.increment(PortCounter.OUT_DROPS.ordinal());
+        }
+        return r;
+    }
+
+    /** The counters of port, for the ingress' own counts (spoofed, rule drops, waits). */
+    public CounterBlock counters(int port) {
+        return counters[port];
     }
 
     private void learn(long key, int port) {

@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
 class DosContainmentTest {
     static final long TICK = 1_000_000; // 1 ms of simulated time
     static final int VICTIM_RING = 1;
-    static final int STANDBY_RING = 9;
+    static final int STANDBY_RING = io.vnicd.devmodel.classify.Target.Special.STANDBY.id();
     static final int NORMAL_PER_TICK = 50;
     static final int ATTACK_PER_NORMAL = 20;
     static final int STANDBY_BUDGET = 10;
@@ -48,7 +48,7 @@ class DosContainmentTest {
     void setUp() throws RuleSetException {
         classifier = new Classifier();
         classifier.install(List.of(), List.of(new RuleSpec("vm1", "root", 0, Map.of("dst-ip", "10.0.0.1"), "ring:" + VICTIM_RING)));
-        dos = new DosContainment(classifier, STANDBY_RING, STANDBY_BUDGET, TICK, () -> now[0]);
+        dos = new DosContainment(classifier, STANDBY_BUDGET, TICK, () -> now[0]);
         normal = MemorySegment.ofArray(ethernet(1, 2, new int[0], 0x0800, ipv4(ip(192, 0, 2, 7), ip(10, 0, 0, 1), 6, new byte[0], 0, tcp(40000, 80))));
         attack = new MemorySegment[4];
         for (int i = 0; i < attack.length; i++) {

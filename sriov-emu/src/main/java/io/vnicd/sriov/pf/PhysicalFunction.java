@@ -4,20 +4,21 @@ import io.vnicd.devmodel.classify.Classifier;
 import io.vnicd.devmodel.classify.RuleSetException;
 import io.vnicd.devmodel.classify.RuleSpec;
 import io.vnicd.devmodel.classify.TableSpec;
+import io.vnicd.devmodel.counter.CounterBlock;
+import io.vnicd.devmodel.counter.CounterRegistry;
 import io.vnicd.devmodel.dos.AttackDescriptor;
 import io.vnicd.devmodel.dos.DosContainment;
 import io.vnicd.devmodel.monitor.MonitorRing;
 import io.vnicd.devmodel.numa.AllocationPolicy;
-import io.vnicd.devmodel.numa.CurrentCpu;
-import io.vnicd.devmodel.numa.NumaNode;
 import io.vnicd.devmodel.numa.Topology;
 import io.vnicd.devmodel.numa.TransmitBufferPlacement;
-import io.vnicd.devmodel.pool.BufferPool;
+import io.vnicd.devmodel.port.Pollable;
 import io.vnicd.devmodel.port.Port;
-import io.vnicd.virtio.datapath.Pollable;
+import io.vnicd.devmodel.port.PortCounter;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.nativeio.NativeException;
 import io.vnicd.virtio.datapath.DataPathAgent;
+import io.vnicd.virtio.net.FrameSink;
 import io.vnicd.virtio.net.VirtioNetBackend;
 import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
 
@@ -28,11 +29,15 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
 
 /**
- * An emulated physical function: one data-path thread serving all its VFs' queues, and an embedded switch
- * (the vswitch of devmodel) joining them. A frame a VF transmits enters the switch at that VF's port and
- * leaves at the port(s) the switch picks, straight into those VFs' RX queues, on the same thread.
+ * An emulated physical function: one data-path thread polling all its ports, and an embedded switch (the vswitch
+ * of devmodel) joining them. A frame entering at a port (a VF transmits it) goes through the PF's ingress
+ * (spoofchk, classifier, DoS containment) into the switch and leaves at the port(s) the switch picks, on the same
+ * thread. The pieces: {@link PfIngress} judges and switches, {@link RxBuffers} holds frames for VFs without RX
+ * buffers (pools, quotas, placement), {@link VfPort} is a VF as a port; this class builds them and owns their
+ * lifecycle.
  */
 public final class PhysicalFunction implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(PhysicalFunction.class.getName());
@@ -42,29 +47,24 @@ public final class PhysicalFunction implements AutoCloseable {
     private final VSwitch vswitch;
     private final MonitorRing monitor;
     private final PfIngress ingress;
+    private final CounterBlock counters;
     private final List<VirtualFunction> vfs = new ArrayList<>();
-    /** The switch's ports by number: the VFs first (in the order they were added), then the uplink. */
-    private Port[] ports = new Port[0];
     private VfPort[] vfPorts = new VfPort[0];
     private final List<Long> rxQuota = new ArrayList<>();
-    private BufferPool[] poolByNode = new BufferPool[0];
     private Topology topology;
     private AllocationPolicy allocPolicy = AllocationPolicy.LOCAL_TO_NIC;
     private int nicNode;
-    private TransmitBufferPlacement placement;
+    private RxBuffers buffers;
     /** The clock of the current data-path round (read once per round, for the switch's ageing and below). */
     private long roundNanos;
-    /** The data-path thread's CPU as last read, and when; see {@link #senderCpu()}. */
-    private int senderCpu = -1;
-    private long cpuReadAt;
 
     /** Monitor ring geometry: slots of this many captured bytes. */
     public static final int MONITOR_SLOTS = 4096;
     public static final int MONITOR_SNAP = 2048;
-    /** Default budget of the standby ring that contained (DoS) traffic shares. */
+    /** Default budget of the standby ring that contained traffic shares. */
     public static final long DEFAULT_STANDBY_FPS = 1000;
     /** Backlog buffers hold a standard frame (1518 bytes and VLAN tags); larger frames are not held. */
-    public static final int RX_BUFFER = 2048;
+    public static final int RX_BUFFER = RxBuffers.BUFFER;
     /** Default RX backlog quota per VF: 128 frames. */
     public static final long DEFAULT_RX_QUOTA = 128L * RX_BUFFER;
 
@@ -78,38 +78,17 @@ public final class PhysicalFunction implements AutoCloseable {
     public PhysicalFunction(String name, long standbyFramesPerSecond) throws NativeException {
         this.name = name;
         this.agent = new DataPathAgent(name);
-        this.vswitch = new VSwitch(this::deliver);
+        this.vswitch = new VSwitch();
         // In /dev/shm so that `vnicctl capture` (another process) reads it; per process, so that two
         // daemons (or a test next to a running daemon) never share one.
         this.monitor = MonitorRing.create(MonitorRing.pathFor(name + "-" + ProcessHandle.current().pid()),
                 MONITOR_SLOTS, MONITOR_SNAP);
-        this.ingress = new PfIngress(vswitch, standbyFramesPerSecond, monitor);
+        this.counters = CounterRegistry.process().register("pf", Map.of("pf", name), PfCounter.values());
+        this.ingress = new PfIngress(vswitch, standbyFramesPerSecond, monitor, counters, Map.of("pf", name),
+                this::portOf, PfIngress.DEFAULT_MAX_WAIT_NANOS);
     }
 
-    /** Called by the switch on the data-path thread: hands the frame to the port (a VF, the uplink). */
-    private boolean deliver(int port, MemorySegment frame, long offset, int length) {
-        Port[] ps = ports;
-        return port < ps.length && ps[port].send(frame, offset, length);
-    }
-
-    /** Where a VF's frame that must wait is held: the pool the placement policy picks. */
-    private int holdNode() {
-        return placement.chooseNode(nicNode, senderCpu());
-    }
-
-    /**
-     * The data-path thread's CPU for the placement policy: read (a file read) only when a frame is held, and
-     * at most about once a second, since the thread rarely moves.
-     */
-    private int senderCpu() {
-        if (roundNanos - cpuReadAt > 1_000_000_000L || cpuReadAt == 0) {
-            cpuReadAt = roundNanos;
-            senderCpu = CurrentCpu.read();
-        }
-        return senderCpu;
-    }
-
-    /** Each data-path round: the switch's clock, then held frames into RX queues that have buffers again. */
+    /** Each data-path round: the switch's clock and held frames first, the standby ring after every port. */
     private final class Poller implements Pollable {
         @Override
         public int poll() {
@@ -119,7 +98,7 @@ public final class PhysicalFunction implements AutoCloseable {
             for (VfPort p : vfPorts) {
                 RxBacklog b = p.backlog();
                 if (b != null && !b.isEmpty()) {
-                    VirtioNetBackend device = p.vf().device();
+                    VirtioNetBackend device = p.device();
                     if (device.isLinkReady()) {
                         work += b.drain(device);
                     } else {
@@ -128,6 +107,12 @@ public final class PhysicalFunction implements AutoCloseable {
                 }
             }
             return work;
+        }
+
+        /** After every port's poll of the round: what waits on the standby ring, a bounded number. */
+        @Override
+        public void flush() {
+            ingress.serveStandby();
         }
 
         /** The backlog walk failed (a bug): drop what is held, counted as flushed, so that the next round starts clean. */
@@ -147,9 +132,12 @@ public final class PhysicalFunction implements AutoCloseable {
 
         @Override
         public boolean prepareToSleep() {
+            if (ingress.standbyDepth() > 0) {
+                return false;
+            }
             for (VfPort p : vfPorts) {
                 RxBacklog b = p.backlog();
-                if (b != null && !b.isEmpty() && p.vf().device().armReceiveKick()) {
+                if (b != null && !b.isEmpty() && p.device().armReceiveKick()) {
                     return false;
                 }
             }
@@ -171,13 +159,31 @@ public final class PhysicalFunction implements AutoCloseable {
      */
     public synchronized VirtualFunction addVirtualFunction(String vfName, Path socket, VhostUserEndpoint.Mode mode,
                                                            int queuePairs, long mac, int vlan, Duration reconnect) {
-        int port = vfs.size();
-        int swPort = vswitch.addPort(vfName, vlan);
+        if (portOf(vfName) >= 0) {
+            throw new IllegalArgumentException(name + ": a port named " + vfName + " exists already");
+        }
+        int port = vswitch.portCount();
+        int[] self = {port};
+        FrameSink sink = new FrameSink() {
+            @Override
+            public int onFrame(MemorySegment frame, long offset, int length) {
+                return ingress.onFrame(self[0], 0, frame, offset, length);
+            }
+
+            @Override
+            public int onRetry(MemorySegment frame, long offset, int length, int ticket, long waitedNanos) {
+                return ingress.onRetry(frame, offset, length, ticket, waitedNanos);
+            }
+        };
+        Map<String, String> labels = Map.of("pf", name, "vf", vfName);
+        VirtioNetBackend device = new VirtioNetBackend(vfName, agent, queuePairs, sink, labels);
+        CounterBlock portCounters = CounterRegistry.process().register("port",
+                Map.of("pf", name, "port", vfName, "kind", "vf"), PortCounter.values());
+        VfPort p = new VfPort(vfName, device, portCounters, () -> buffers.holdNode(roundNanos));
+        int swPort = vswitch.addPort(p, vlan);
         if (swPort != port) {
             throw new IllegalStateException("switch port " + swPort + " for VF port " + port);
         }
-        VirtioNetBackend device = new VirtioNetBackend(vfName, agent, queuePairs,
-                (frame, offset, length) -> ingress.onFrame(port, frame, offset, length));
         VirtualFunction vf = new VirtualFunction(vfName, port, mac,
                 device, new VhostUserEndpoint(socket, mode, device, reconnect));
         if (mac >= 0) {
@@ -187,47 +193,31 @@ public final class PhysicalFunction implements AutoCloseable {
         }
         vfs.add(vf);
         rxQuota.add(DEFAULT_RX_QUOTA);
-        VfPort p = new VfPort(vf, this::holdNode);
         vfPorts = java.util.Arrays.copyOf(vfPorts, vfPorts.length + 1);
-        vfPorts[port] = p;
-        ports = java.util.Arrays.copyOf(ports, ports.length + 1);
-        ports[port] = p;
+        vfPorts[vfPorts.length - 1] = p;
         return vf;
     }
 
     /** Starts the data path, then every VF's endpoint; a VF whose socket cannot be bound fails the start. */
     public synchronized void start() throws IOException {
         agent.start();
-        int totalBuffers = 0;
-        for (long q : rxQuota) {
-            totalBuffers += (int) (q / RX_BUFFER);
-        }
-        if (totalBuffers > 0) {
-            Topology t = topology != null ? topology : Topology.fromSysfs();
-            BufferPool[] pools = new BufferPool[t.maxNodeId() + 1];
-            for (NumaNode node : t.nodes()) {
-                pools[node.id()] = BufferPool.createOnNode(name + "-rx-node" + node.id(), RX_BUFFER, totalBuffers,
-                        Math.max(1, vfs.size()), node.id());
-                for (int port = 0; port < vfs.size(); port++) {
-                    pools[node.id()].setQuota(port, rxQuota.get(port) / RX_BUFFER * RX_BUFFER);
+        buffers = RxBuffers.create(name, rxQuota, topology, allocPolicy, nicNode);
+        if (buffers != null) {
+            for (int i = 0; i < vfPorts.length; i++) {
+                VirtualFunction vf = vfs.get(i);
+                RxBacklog b = buffers.backlogFor(vf.port(), rxQuota.get(i), Map.of("pf", name, "vf", vf.name()));
+                if (b != null) {
+                    vfPorts[i].attach(b);
                 }
             }
-            poolByNode = pools;
-            placement = new TransmitBufferPlacement(t, allocPolicy, pools);
-            for (int port = 0; port < vfPorts.length; port++) {
-                int buffers = (int) (rxQuota.get(port) / RX_BUFFER);
-                if (buffers > 0) {
-                    vfPorts[port].attach(new RxBacklog(port, pools, buffers * t.nodeCount()));
-                }
-            }
-            LOG.log(System.Logger.Level.INFO, () -> name + ": RX backlog pools on " + t + ", policy " + allocPolicy
-                    + ", NIC on node " + nicNode);
         }
         privateCopies();
         // The switch ages entries by a clock read once per data-path round, not per frame.
         agent.add(new Poller());
+        for (VfPort p : vfPorts) {
+            agent.add(p);
+        }
         for (VirtualFunction vf : vfs) {
-            agent.add(vf.device());
             vf.start();
         }
         LOG.log(System.Logger.Level.INFO, () -> name + ": started with " + vfs.size() + " VF(s)");
@@ -238,7 +228,16 @@ public final class PhysicalFunction implements AutoCloseable {
         if (bytes < 0 || bytes > (64L << 20)) {
             throw new IllegalArgumentException("RX quota " + bytes + " is outside 0..64 MiB");
         }
-        rxQuota.set(port, bytes);
+        rxQuota.set(indexOfVf(port), bytes);
+    }
+
+    private int indexOfVf(int port) {
+        for (int i = 0; i < vfs.size(); i++) {
+            if (vfs.get(i).port() == port) {
+                return i;
+            }
+        }
+        throw new IllegalArgumentException(name + ": no VF at port " + port);
     }
 
     /**
@@ -252,44 +251,42 @@ public final class PhysicalFunction implements AutoCloseable {
         this.nicNode = nicNode;
     }
 
+    /**
+     * How long a sender (a VF's TX queue, the uplink) waits for a destination whose quota is full before the frame
+     * is dropped and counted (default 5 ms); 0 drops at once. A destination a sender gave up on is not waited for
+     * during the next 100 ms.
+     */
+    public void setMaxQuotaWait(Duration wait) {
+        ingress.setMaxWait(wait.toNanos());
+    }
+
     /** The placement in force after start (null when no VF has a backlog). */
     public TransmitBufferPlacement placement() {
-        return placement;
+        return buffers == null ? null : buffers.placement();
     }
 
     /** The node each backlog pool's memory is bound to (-1: the kernel refused, e.g. a described node), by node. */
     public int[] poolBinding() {
-        int[] out = new int[poolByNode.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = poolByNode[i] == null ? -1 : poolByNode[i].boundNode();
-        }
-        return out;
+        return buffers == null ? new int[0] : buffers.binding();
     }
 
     /** A VF's backlog and quota counters, summed over the node pools, for status (zeros when it has no backlog). */
     public BacklogStatus backlog(int port) {
-        RxBacklog b = port < vfPorts.length ? vfPorts[port].backlog() : null;
-        if (b == null) {
-            return new BacklogStatus(0, 0, 0, 0, 0, 0, 0, 0);
-        }
-        long quota = 0;
-        long inUse = 0;
-        long peak = 0;
-        long drops = 0;
-        for (BufferPool p : poolByNode) {
-            if (p != null) {
-                quota = Math.max(quota, p.quota(port));
-                inUse += p.bytesInUse(port);
-                peak = Math.max(peak, p.peakBytes(port));
-                drops += p.drops(port);
+        RxBacklog b = null;
+        for (VfPort p : vfPorts) {
+            if (vswitch.port(port) == p) {
+                b = p.backlog();
             }
         }
-        return new BacklogStatus(quota, inUse, peak, b.depth(), b.held(), b.delivered(), b.flushed(), drops);
+        if (b == null || buffers == null) {
+            return new BacklogStatus(0, 0, 0, 0, 0, 0, 0, 0);
+        }
+        return buffers.status(port, b);
     }
 
     /**
      * @param quotaBytes  what the VF may hold
-     * @param overQuota   frames dropped because the VF's backlog was at its quota
+     * @param overQuota   frames the pool refused because the VF's backlog was at its quota
      * @param flushed     frames dropped because the VF's driver went away while they were held
      */
     public record BacklogStatus(long quotaBytes, long bytesInUse, long peakBytes, int depth, long held, long delivered,
@@ -304,12 +301,26 @@ public final class PhysicalFunction implements AutoCloseable {
         return Collections.unmodifiableList(vfs);
     }
 
+    /** The switch's ports (VFs and, with backing NICs, the uplink), by number. */
+    public List<Port> ports() {
+        List<Port> out = new ArrayList<>();
+        for (int i = 0; i < vswitch.portCount(); i++) {
+            out.add(vswitch.port(i));
+        }
+        return out;
+    }
+
+    /** The PF's own counters (scope pf). */
+    public CounterBlock counters() {
+        return counters;
+    }
+
     /**
-     * Replaces the PF's flow rules; actions name VFs ({@code vf:NAME}). A bad set is refused as a whole,
+     * Replaces the PF's flow rules; actions name ports ({@code vf:NAME}). A bad set is refused as a whole,
      * every problem named, and the rules in force stay.
      */
     public void installRules(List<TableSpec> tables, List<RuleSpec> rules) throws RuleSetException {
-        ingress.installRules(tables, rules, this::portOf);
+        ingress.installRules(tables, rules);
         privateCopies();
     }
 
@@ -330,10 +341,11 @@ public final class PhysicalFunction implements AutoCloseable {
         privateCopies();
     }
 
-    private int portOf(String vfName) {
-        for (VirtualFunction vf : vfs) {
-            if (vf.name().equals(vfName)) {
-                return vf.port();
+    /** The switch port of the port called portName, or -1. */
+    private int portOf(String portName) {
+        for (int i = 0; i < vswitch.portCount(); i++) {
+            if (vswitch.portName(i).equals(portName)) {
+                return i;
             }
         }
         return -1;
@@ -362,22 +374,22 @@ public final class PhysicalFunction implements AutoCloseable {
 
     /** Frames VFs sent from an address not their own (spoofchk), dropped. */
     public long spoofDrops() {
-        return ingress.spoofed();
+        return counters.get(PfCounter.SPOOFED);
     }
 
     /** Frames dropped by rules or by the standby budget. */
     public long ruleDrops() {
-        return ingress.dropped();
+        return counters.get(PfCounter.RULE_DROPS);
     }
 
-    /** Frames steered to a VF by a rule. */
+    /** Frames steered to a port by a rule. */
     public long ruleSteered() {
-        return ingress.steered();
+        return counters.get(PfCounter.STEERED);
     }
 
     /** Frames copied (or taken) to the monitor ring by a rule. */
     public long ruleMonitored() {
-        return ingress.monitored();
+        return counters.get(PfCounter.MONITORED);
     }
 
     public VSwitch vswitch() {
@@ -394,13 +406,20 @@ public final class PhysicalFunction implements AutoCloseable {
             vf.endpoint().close();
         }
         agent.close();
+        ingress.close();
         monitor.unlink();
         monitor.close();
-        for (BufferPool p : poolByNode) {
-            if (p != null) {
-                p.close();
+        if (buffers != null) {
+            buffers.close();
+        }
+        for (VfPort p : vfPorts) {
+            p.counters().close();
+            p.device().close();
+            if (p.backlog() != null) {
+                p.backlog().counters().close();
             }
         }
+        counters.close();
         LOG.log(System.Logger.Level.INFO, () -> name + ": stopped");
     }
 }

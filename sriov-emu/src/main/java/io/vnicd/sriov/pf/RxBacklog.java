@@ -1,13 +1,13 @@
 package io.vnicd.sriov.pf;
 
+import io.vnicd.devmodel.counter.CounterBlock;
+import io.vnicd.devmodel.counter.CounterType;
 import io.vnicd.devmodel.pool.BufferPool;
 import io.vnicd.devmodel.ring.OneToOneRing;
 import io.vnicd.devmodel.ring.RingEntry;
 import io.vnicd.virtio.net.VirtioNetBackend;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 
 /**
  * Frames for a VF whose driver has no receive buffer posted at the moment they arrive (a guest under TCG
@@ -18,21 +18,46 @@ import java.lang.invoke.VarHandle;
  * Data-path thread only, except the counters.
  */
 final class RxBacklog {
-    private static final VarHandle COUNTS = MethodHandles.arrayElementVarHandle(long[].class);
-    private static final int HELD = 0;
-    private static final int DELIVERED = 1;
-    private static final int FLUSHED = 2;
+    /** The backlog's counters (scope {@code backlog}). */
+    enum BacklogCounter implements CounterType {
+        HELD("Frames held because the VF had no RX buffer posted"),
+        DELIVERED("Held frames written into the VF's RX queue later"),
+        FLUSHED("Held frames dropped because the VF's driver went away", true);
+
+        private final String description;
+        private final boolean drop;
+
+        BacklogCounter(String description) {
+            this(description, false);
+        }
+
+        BacklogCounter(String description, boolean drop) {
+            this.description = description;
+            this.drop = drop;
+        }
+
+        @Override
+        public String description() {
+            return description;
+        }
+
+        @Override
+        public boolean isDrop() {
+            return drop;
+        }
+    }
 
     private final int port;
     /** The PF's backlog pools by NUMA node (null where a node has none); an entry's target field names the node. */
     private final BufferPool[] pools;
     private final OneToOneRing ring;
-    private final long[] counts = new long[3];
+    private final CounterBlock counts;
     private long head = RingEntry.NONE;
     private int depth;
 
-    RxBacklog(int port, BufferPool[] pools, int buffers) {
+    RxBacklog(int port, BufferPool[] pools, int buffers, CounterBlock counts) {
         this.port = port;
+        this.counts = counts;
         this.pools = pools;
         this.ring = OneToOneRing.allocate(Math.max(2, Integer.highestOneBit(Math.max(1, buffers) - 1) << 1));
     }
@@ -41,27 +66,34 @@ final class RxBacklog {
         return depth == 0;
     }
 
+    /** {@link #hold}: held. */
+    static final int HELD_OK = 0;
+    /** {@link #hold}: the VF's quota is used up: the sender may wait for the VF to take what is held. */
+    static final int OVER_QUOTA = 1;
+    /** {@link #hold}: the frame is larger than a backlog buffer. */
+    static final int TOO_BIG = 2;
+
     /**
-     * Keeps a copy of the frame in a buffer of node's pool (chosen by the PF's placement policy); false (a counted
-     * drop in that pool) when over quota or too large.
+     * Keeps a copy of the frame in a buffer of node's pool (chosen by the PF's placement policy). Over quota nothing
+     * is held and nothing counted: the caller decides whether the sender waits or the frame is dropped.
      */
-    boolean hold(int node, MemorySegment frame, long offset, int length) {
+    int hold(int node, MemorySegment frame, long offset, int length) {
         BufferPool pool = pools[node];
         if (length > pool.bufferSize()) {
-            return false;
+            return TOO_BIG;
         }
-        int index = pool.acquire(port, 0);
+        int index = pool.tryAcquire(port);
         if (index < 0) {
-            return false;
+            return OVER_QUOTA;
         }
         MemorySegment.copy(frame, offset, pool.memory(), pool.offset(index), length);
         if (!ring.offer(RingEntry.pack(index, length, node))) {
             pool.release(index);
-            return false;
+            return OVER_QUOTA;
         }
         depth++;
-        counts[HELD]++;
-        return true;
+        counts.increment(BacklogCounter.HELD.ordinal());
+        return HELD_OK;
     }
 
     /** Writes held frames into the VF's RX queue while it has buffers; returns how many went. */
@@ -79,7 +111,7 @@ final class RxBacklog {
             pool.release(index);
             head = RingEntry.NONE;
             depth--;
-            counts[DELIVERED]++;
+            counts.increment(BacklogCounter.DELIVERED.ordinal());
             n++;
         }
         return n;
@@ -94,7 +126,7 @@ final class RxBacklog {
             pools[RingEntry.target(head)].release((int) RingEntry.bufferIndex(head));
             head = RingEntry.NONE;
             depth--;
-            counts[FLUSHED]++;
+            counts.increment(BacklogCounter.FLUSHED.ordinal());
         }
     }
 
@@ -103,14 +135,18 @@ final class RxBacklog {
     }
 
     long held() {
-        return (long) COUNTS.getOpaque(counts, HELD);
+        return counts.get(BacklogCounter.HELD.ordinal());
     }
 
     long delivered() {
-        return (long) COUNTS.getOpaque(counts, DELIVERED);
+        return counts.get(BacklogCounter.DELIVERED.ordinal());
     }
 
     long flushed() {
-        return (long) COUNTS.getOpaque(counts, FLUSHED);
+        return counts.get(BacklogCounter.FLUSHED.ordinal());
+    }
+
+    CounterBlock counters() {
+        return counts;
     }
 }

@@ -1,5 +1,6 @@
 package io.vnicd.sriov.pf;
 
+import io.vnicd.devmodel.counter.CounterBlock;
 import io.vnicd.devmodel.port.Port;
 import io.vnicd.virtio.net.VirtioNetBackend;
 
@@ -9,18 +10,22 @@ import java.util.function.IntSupplier;
 /**
  * A VF as a switch port: a frame for it goes straight into its driver's RX queue, or waits in the VF's RX
  * backlog (in the PF's buffer pool, under the VF's quota) while the driver has no buffers posted; once frames
- * wait, later ones queue behind them, so that they arrive in order.
+ * wait, later ones queue behind them, so that they arrive in order. With the quota used up the port is busy: the
+ * frame's sender waits (bounded) instead of losing it. Its poll is the device's: a burst from each TX queue into
+ * the PF's ingress.
  */
 final class VfPort implements Port {
-    private final VirtualFunction vf;
+    private final String name;
     private final VirtioNetBackend device;
+    private final CounterBlock counters;
     /** The NUMA node whose pool holds a frame that must wait (the PF's placement policy). */
     private final IntSupplier holdNode;
     private RxBacklog backlog;
 
-    VfPort(VirtualFunction vf, IntSupplier holdNode) {
-        this.vf = vf;
-        this.device = vf.device();
+    VfPort(String name, VirtioNetBackend device, CounterBlock counters, IntSupplier holdNode) {
+        this.name = name;
+        this.device = device;
+        this.counters = counters;
         this.holdNode = holdNode;
     }
 
@@ -33,13 +38,13 @@ final class VfPort implements Port {
         return backlog;
     }
 
-    VirtualFunction vf() {
-        return vf;
+    VirtioNetBackend device() {
+        return device;
     }
 
     @Override
     public String name() {
-        return vf.name();
+        return name;
     }
 
     @Override
@@ -47,23 +52,67 @@ final class VfPort implements Port {
         return Kind.VF;
     }
 
-    /** False (a counted drop) when the VF's driver is not there, or its backlog is at its quota. */
     @Override
-    public boolean send(MemorySegment frame, long offset, int length) {
+    public CounterBlock counters() {
+        return counters;
+    }
+
+    /** DROPPED when the VF's driver is not there or the frame is too big to hold; BUSY when its quota is full. */
+    @Override
+    public int send(MemorySegment frame, long offset, int length, int vlan) {
         RxBacklog b = backlog;
         if (b == null || b.isEmpty()) {
             if (device.receive(frame, offset, length)) {
-                return true;
+                return SENT;
             }
             if (b == null || !device.isLinkReady()) {
-                return false;
+                return DROPPED;
             }
         }
-        return b.hold(holdNode.getAsInt(), frame, offset, length);
+        return switch (b.hold(holdNode.getAsInt(), frame, offset, length)) {
+            case RxBacklog.HELD_OK -> SENT;
+            case RxBacklog.OVER_QUOTA -> BUSY;
+            default -> DROPPED;
+        };
     }
 
     @Override
     public boolean linkUp() {
         return device.isLinkReady();
+    }
+
+    @Override
+    public void beforePoll() {
+        device.beforePoll();
+    }
+
+    @Override
+    public int poll() {
+        return device.poll();
+    }
+
+    @Override
+    public void flush() {
+        device.flush();
+    }
+
+    @Override
+    public boolean prepareToSleep() {
+        return device.prepareToSleep();
+    }
+
+    @Override
+    public void wokeUp() {
+        device.wokeUp();
+    }
+
+    @Override
+    public void failed(Throwable cause) {
+        device.failed(cause);
+    }
+
+    @Override
+    public String toString() {
+        return device.toString();
     }
 }

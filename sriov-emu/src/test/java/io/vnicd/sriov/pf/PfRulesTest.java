@@ -1,5 +1,6 @@
 package io.vnicd.sriov.pf;
 
+import io.vnicd.devmodel.port.PortCounter;
 import io.vnicd.devmodel.classify.RuleSet;
 import io.vnicd.devmodel.classify.RuleSetException;
 import io.vnicd.devmodel.classify.RuleSpec;
@@ -151,7 +152,7 @@ class PfRulesTest {
             assertEquals(attacks, pf.dos().matched(), "every attack frame was caught by the containment rule");
             assertTrue(pf.dos().admitted() <= 5 + 5, "the standby budget (5/s) admitted " + pf.dos().admitted());
             assertEquals(attacks, pf.dos().admitted() + pf.dos().dropped(), "nothing lost uncounted");
-            long delivered = pf.vswitch().counters(1).get(io.vnicd.devmodel.vswitch.PortCounters.Counter.OUT_FRAMES);
+            long delivered = pf.vswitch().counters(1).get(PortCounter.OUT_FRAMES);
             assertEquals(normal + pf.dos().admitted(), delivered, "every normal frame reached the victim");
         }
     }

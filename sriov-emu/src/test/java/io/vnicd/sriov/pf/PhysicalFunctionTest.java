@@ -1,6 +1,6 @@
 package io.vnicd.sriov.pf;
 
-import io.vnicd.devmodel.vswitch.PortCounters;
+import io.vnicd.devmodel.port.PortCounter;
 import io.vnicd.virtio.testing.TestGuest;
 import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
 import org.junit.jupiter.api.AfterEach;
@@ -62,10 +62,10 @@ class PhysicalFunctionTest {
             g2.send(toPinned);
             assertArrayEquals(toPinned, g0.receive(WAIT));
             assertNull(g1.receive(Duration.ofMillis(300)));
-            PortCounters c1 = pf.vswitch().counters(1);
-            assertEquals(1, c1.get(PortCounters.Counter.IN_FRAMES));
-            assertEquals(1, c1.get(PortCounters.Counter.OUT_FRAMES));
-            assertEquals(1, c1.get(PortCounters.Counter.FLOODED));
+            io.vnicd.devmodel.counter.CounterBlock c1 = pf.vswitch().counters(1);
+            assertEquals(1, c1.get(PortCounter.IN_FRAMES));
+            assertEquals(1, c1.get(PortCounter.OUT_FRAMES));
+            assertEquals(1, c1.get(PortCounter.FLOODED));
         }
     }
 

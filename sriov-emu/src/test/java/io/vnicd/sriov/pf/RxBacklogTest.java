@@ -2,7 +2,7 @@ package io.vnicd.sriov.pf;
 
 import io.vnicd.devmodel.numa.AllocationPolicy;
 import io.vnicd.devmodel.numa.Topology;
-import io.vnicd.devmodel.vswitch.PortCounters;
+import io.vnicd.devmodel.port.PortCounter;
 import io.vnicd.virtio.testing.TestGuest;
 import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
 import org.junit.jupiter.api.AfterEach;
@@ -17,7 +17,8 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /**
  * A receiver that is slow to post RX buffers: frames beyond its ring wait in the PF's backlog (its quota in
- * the PF's pool) and arrive in order once it posts buffers; beyond the quota they are dropped and counted.
+ * the PF's pool) and arrive in order once it posts buffers; beyond the quota the sender waits (US8392565), bounded,
+ * and what waited too long is dropped and counted.
  */
 class RxBacklogTest {
     private static final long MAC0 = 0x02_00_00_00_00_30L;
@@ -52,7 +53,7 @@ class RxBacklogTest {
                 sender.send(TestGuest.frame(MAC1, MAC0, 60 + i % 200, i));
             }
             awaitHeld(40);
-            assertEquals(40, pf.backlog(1).depth(), () -> "the frames beyond the receiver's ring wait in its backlog: " + pf.backlog(1) + " rx=" + pf.virtualFunctions().get(1).device().queuePair(0).rxFrames() + " tx=" + pf.virtualFunctions().get(0).device().queuePair(0).txFrames() + " drops=" + pf.vswitch().counters(1).get(PortCounters.Counter.OUT_DROPS) + " nobuf=" + pf.virtualFunctions().get(1).device().queuePair(0).counter(io.vnicd.virtio.net.NetQueuePair.Counter.RX_NO_BUFFERS));
+            assertEquals(40, pf.backlog(1).depth(), () -> "the frames beyond the receiver's ring wait in its backlog: " + pf.backlog(1) + " rx=" + pf.virtualFunctions().get(1).device().queuePair(0).rxFrames() + " tx=" + pf.virtualFunctions().get(0).device().queuePair(0).txFrames() + " drops=" + pf.vswitch().counters(1).get(PortCounter.OUT_DROPS) + " nobuf=" + pf.virtualFunctions().get(1).device().queuePair(0).counter(io.vnicd.virtio.net.NetQueuePair.Counter.RX_NO_BUFFERS));
             for (int i = 0; i < total; i++) {
                 byte[] got = receiver.receive(Duration.ofSeconds(10));
                 assertArrayEquals(TestGuest.frame(MAC1, MAC0, 60 + i % 200, i), got, "frame " + i + " in order");
@@ -61,7 +62,7 @@ class RxBacklogTest {
             assertEquals(40, b.delivered());
             assertEquals(0, b.overQuota());
             assertEquals(0, b.bytesInUse(), "every held buffer went back to the pool");
-            assertEquals(0, pf.vswitch().counters(1).get(PortCounters.Counter.OUT_DROPS));
+            assertEquals(0, pf.vswitch().counters(1).get(PortCounter.OUT_DROPS));
         }
     }
 
@@ -94,24 +95,59 @@ class RxBacklogTest {
     }
 
     @Test
-    void shouldDropAndCountWhatExceedsTheQuota() throws Exception {
+    void shouldMakeTheSenderWaitWhileTheReceiversQuotaIsFullAndLoseNothing() throws Exception {
+        pf.setMaxQuotaWait(Duration.ofSeconds(30));
+        try (TestGuest sender = TestGuest.connect(dir.resolve("vf0.sock")); TestGuest receiver = TestGuest.connect(dir.resolve("vf1.sock"))) {
+            Links.awaitUp(pf, 2);
+            int total = RING + QUOTA_FRAMES + 100;
+            Thread feeder = Thread.ofPlatform().start(() -> {
+                try {
+                    for (int i = 0; i < total; i++) {
+                        sender.send(TestGuest.frame(MAC1, MAC0, 64, i));
+                    }
+                } catch (io.vnicd.nativeio.NativeException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            // The receiver posts nothing new: its ring and its quota fill, then the sender waits.
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (pf.vswitch().counters(1).get(PortCounter.WAITS) == 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertTrue(pf.vswitch().counters(1).get(PortCounter.WAITS) > 0, "the sender waits for vf1's quota");
+            Thread.sleep(300);
+            PhysicalFunction.BacklogStatus b = pf.backlog(1);
+            assertEquals((long) QUOTA_FRAMES * PhysicalFunction.RX_BUFFER, b.bytesInUse(), "the quota is full, never more");
+            assertTrue(pf.virtualFunctions().get(0).device().queuePair(0).txFrames() < total,
+                    "frames beyond the quota stay in the sender's queue");
+            for (int i = 0; i < total; i++) {
+                assertArrayEquals(TestGuest.frame(MAC1, MAC0, 64, i), receiver.receive(Duration.ofSeconds(10)),
+                        "frame " + i + ": everything arrives, in order, once the receiver takes it");
+            }
+            feeder.join(10_000);
+            assertEquals(0, pf.vswitch().counters(1).get(PortCounter.WAIT_DROPS));
+            assertEquals(0, pf.vswitch().counters(1).get(PortCounter.OUT_DROPS));
+            assertEquals(total, pf.virtualFunctions().get(0).device().queuePair(0).txFrames(), "each frame counted once");
+        }
+    }
+
+    @Test
+    void shouldDropAndCountWhatWaitedLongerThanTheBound() throws Exception {
+        pf.setMaxQuotaWait(Duration.ofMillis(20));
         try (TestGuest sender = TestGuest.connect(dir.resolve("vf0.sock")); TestGuest receiver = TestGuest.connect(dir.resolve("vf1.sock"))) {
             Links.awaitUp(pf, 2);
             int total = RING + QUOTA_FRAMES + 25;
             for (int i = 0; i < total; i++) {
                 sender.send(TestGuest.frame(MAC1, MAC0, 64, i));
-                if (i % 100 == 99) {
-                    Thread.sleep(20); // let the sender's ring drain so that its own TX ring never overflows
-                }
             }
             long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            while (pf.backlog(1).overQuota() < 25 && System.nanoTime() < deadline) {
+            while (pf.vswitch().counters(1).get(PortCounter.WAIT_DROPS) < 25 && System.nanoTime() < deadline) {
                 Thread.sleep(10);
             }
-            PhysicalFunction.BacklogStatus b = pf.backlog(1);
-            assertEquals(25, b.overQuota(), "frames beyond the quota are dropped and counted");
-            assertEquals((long) QUOTA_FRAMES * PhysicalFunction.RX_BUFFER, b.peakBytes(), "never above the quota");
-            assertEquals(25, pf.vswitch().counters(1).get(PortCounters.Counter.OUT_DROPS));
+            assertEquals(25, pf.vswitch().counters(1).get(PortCounter.WAIT_DROPS),
+                    "frames beyond the quota wait the bound, then are dropped and counted");
+            assertEquals(25, pf.counters().get(PfCounter.WAIT_DROPS));
+            assertEquals((long) QUOTA_FRAMES * PhysicalFunction.RX_BUFFER, pf.backlog(1).peakBytes(), "never above the quota");
             int received = 0;
             while (receiver.receive(Duration.ofMillis(500)) != null) {
                 received++;

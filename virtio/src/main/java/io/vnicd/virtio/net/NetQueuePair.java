@@ -2,11 +2,14 @@ package io.vnicd.virtio.net;
 
 import io.vnicd.virtio.queue.SplitQueue;
 
+import io.vnicd.devmodel.counter.CounterBlock;
+import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.counter.CounterType;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
+import java.util.Map;
 
 import static io.vnicd.virtio.net.VirtioNetFeatures.HEADER_NUM_BUFFERS;
 import static io.vnicd.virtio.net.VirtioNetFeatures.HEADER_SIZE;
@@ -23,47 +26,86 @@ public final class NetQueuePair {
     /** Largest frame accepted from a driver: an IP datagram of 64 KiB plus Ethernet and VLAN headers. */
     public static final int MAX_FRAME = 65535 + 18;
     private static final int ETH_HEADER = 14;
-    private static final VarHandle COUNTER = MethodHandles.arrayElementVarHandle(long[].class);
-
-    /** Counters of one queue pair, in {@link #counter(Counter)}. */
-    public enum Counter {
+    /** Counters of one queue pair (scope {@code queue} in the daemon's counter registry). */
+    public enum Counter implements CounterType {
         TX_FRAMES("Frames taken from the TX queue and passed on"),
         TX_BYTES("Bytes of those frames"),
-        TX_RUNTS("TX frames shorter than an Ethernet header, dropped"),
+        TX_RUNTS("TX frames shorter than an Ethernet header, dropped", true),
         RX_FRAMES("Frames written into the RX queue"),
         RX_BYTES("Bytes of those frames"),
-        RX_NO_BUFFERS("Frames that found no (or not enough) RX buffers posted: held in the PF's backlog, or dropped"),
-        RX_TOO_BIG("Frames dropped: larger than the RX chain (buffers not mergeable)");
+        RX_NO_BUFFERS("Frames that found no (or not enough) RX buffers posted: held in the PF's backlog, waited for, or dropped"),
+        RX_TOO_BIG("Frames dropped: larger than the RX chain (buffers not mergeable)", true),
+        TX_WAITS("Times a TX frame waited in its queue because its destination's quota was full"),
+        RX_NOT_READY("Frames for the device while none of its RX queues was up, dropped", true);
 
         private final String description;
+        private final boolean drop;
 
         Counter(String description) {
-            this.description = description;
+            this(description, false);
         }
 
+        Counter(String description, boolean drop) {
+            this.description = description;
+            this.drop = drop;
+        }
+
+        @Override
         public String description() {
             return description;
         }
+
+        @Override
+        public boolean isDrop() {
+            return drop;
+        }
     }
 
-    private final long[] counters = new long[Counter.values().length];
+    private final CounterBlock counters;
+    /** The chain at the head of the TX queue waits for its destination ({@link FrameSink#onFrame} said BUSY). */
+    private boolean waiting;
+    private int waitTicket;
+    private long waitSince;
+    private int waitLength;
+    /** Where the waiting frame is kept (allocated the first time a frame waits). */
+    private MemorySegment waitBuffer;
     private final MemorySegment staging = Arena.ofAuto().allocate(MAX_FRAME, 64);
     private boolean mergeable;
     private boolean privateCopy;
     /** Sink of {@link SplitQueue#touchAhead} results. */
     private long touched;
 
+    /** A queue pair counting in its own block of the process's registry (tests, benchmarks). */
+    public NetQueuePair() {
+        this(CounterRegistry.process().register("queue", Map.of(), Counter.values()));
+    }
+
+    /** @param counters a block of {@link Counter#values()} */
+    public NetQueuePair(CounterBlock counters) {
+        this.counters = counters;
+    }
+
+    /** The block this pair counts in. */
+    public CounterBlock counters() {
+        return counters;
+    }
+
     public void setMergeableRxBuffers(boolean on) {
         mergeable = on;
     }
 
     private void count(Counter c, long delta) {
-        counters[c.ordinal()] += delta;
+        counters.add(c.ordinal(), delta);
     }
 
     /** A counter's current value, from any thread. */
     public long counter(Counter c) {
-        return (long) COUNTER.getOpaque(counters, c.ordinal());
+        return counters.get(c.ordinal());
+    }
+
+    /** True while the frame at the head of the TX queue waits for its destination: poll again soon. */
+    public boolean isWaiting() {
+        return waiting;
     }
 
     public long txFrames() {
@@ -77,16 +119,47 @@ public final class NetQueuePair {
     /**
      * Takes up to budget frames from txq and hands each to sink. Returns how many chains it completed. The used
      * entries are published and the driver signalled once per call.
+     * <p>
+     * A frame whose destination cannot take it yet (the sink answers a wait ticket) stays at the head of the
+     * queue, its chain not completed, so the guest's queue fills and its sender waits (US8392565); the frame is
+     * kept here as it was judged and offered again by the next calls ({@link FrameSink#onRetry}) until the sink
+     * takes it or gives up on it.
      */
     public int transmit(SplitQueue txq, FrameSink sink, int budget) {
-        int n = Math.min(budget, txq.available());
+        int done = 0;
+        if (waiting) {
+            int head = txq.popAvail();
+            if (head < 0) {
+                waiting = false;
+                return 0;
+            }
+            int r = sink.onRetry(waitBuffer, 0, waitLength, waitTicket, System.nanoTime() - waitSince);
+            if (FrameSink.isBusy(r)) {
+                txq.unpop(1);
+                waitTicket = r;
+                return 0;
+            }
+            waiting = false;
+            count(Counter.TX_FRAMES, 1);
+            count(Counter.TX_BYTES, waitLength);
+            txq.addUsed(head, 0);
+            done = 1;
+        }
+        int n = Math.min(budget, txq.available() + done);
         if (n > 1) {
             touched += txq.touchAhead(n, true);
         }
-        int done = 0;
         for (; done < n; done++) {
             int head = txq.popAvail();
-            if (head < 0 || !transmitChain(txq, head, sink)) {
+            if (head < 0) {
+                break;
+            }
+            int r = transmitChain(txq, head, sink);
+            if (r == BROKEN) {
+                break;
+            }
+            if (FrameSink.isBusy(r)) {
+                txq.unpop(1);
                 break;
             }
             txq.addUsed(head, 0);
@@ -98,12 +171,15 @@ public final class NetQueuePair {
         return done;
     }
 
+    private static final int BROKEN = -1;
+
     /**
      * Hands the chain's frame to the sink: straight from guest memory when it lies in one buffer, else gathered
      * into the staging buffer. With a private copy (see {@link #setPrivateCopy}) every frame is copied first.
-     * Returns false when the chain was invalid (the queue is then broken).
+     * Returns the sink's answer, SENT for a runt, or {@link #BROKEN} when the chain was invalid (the queue is then
+     * broken).
      */
-    private boolean transmitChain(SplitQueue q, int head, FrameSink sink) {
+    private int transmitChain(SplitQueue q, int head, FrameSink sink) {
         q.beginChain(head);
         int skip = HEADER_SIZE;
         int length = 0;
@@ -113,7 +189,7 @@ public final class NetQueuePair {
         while (q.nextBuffer()) {
             if (q.bufferWritable()) {
                 q.fail("device-writable buffer in a transmit chain");
-                return false;
+                return BROKEN;
             }
             long off = q.bufferOffset();
             int len = q.bufferLength();
@@ -128,7 +204,7 @@ public final class NetQueuePair {
             }
             if (len > MAX_FRAME - length) {
                 q.fail("transmit chain carries a frame over " + MAX_FRAME + " bytes");
-                return false;
+                return BROKEN;
             }
             if (!staged && first == null) {
                 first = q.bufferSegment();
@@ -143,20 +219,40 @@ public final class NetQueuePair {
             length += len;
         }
         if (q.isBroken()) {
-            return false;
+            return BROKEN;
         }
         if (length < ETH_HEADER) {
             count(Counter.TX_RUNTS, 1);
-            return true;
+            return FrameSink.SENT;
         }
-        count(Counter.TX_FRAMES, 1);
-        count(Counter.TX_BYTES, length);
-        if (staged) {
-            sink.onFrame(staging, 0, length);
+        MemorySegment seg = staged ? staging : first;
+        long at = staged ? 0 : firstOff;
+        int r = sink.onFrame(seg, at, length);
+        if (FrameSink.isBusy(r)) {
+            hold(seg, at, length, r);
         } else {
-            sink.onFrame(first, firstOff, length);
+            count(Counter.TX_FRAMES, 1);
+            count(Counter.TX_BYTES, length);
         }
-        return true;
+        return r;
+    }
+
+    /** Keeps the frame that must wait, as it was judged: the guest may rewrite its buffer meanwhile. */
+    private void hold(MemorySegment frame, long offset, int length, int ticket) {
+        if (waitBuffer == null) {
+            waitBuffer = Arena.ofAuto().allocate(MAX_FRAME, 64);
+        }
+        MemorySegment.copy(frame, offset, waitBuffer, 0, length);
+        waitLength = length;
+        waitTicket = ticket;
+        waitSince = System.nanoTime();
+        waiting = true;
+        count(Counter.TX_WAITS, 1);
+    }
+
+    /** The queue stopped or was reset: a frame that waited is given up with it. */
+    public void resetWait() {
+        waiting = false;
     }
 
     /**
@@ -287,8 +383,8 @@ public final class NetQueuePair {
         dst.set(ValueLayout.JAVA_INT_UNALIGNED, at + 8, 1 << 16);
         copy(frame, offset, dst, at + HEADER_SIZE, length);
         rxq.addUsed(head, length + HEADER_SIZE);
-        counters[Counter.RX_FRAMES.ordinal()]++;
-        counters[Counter.RX_BYTES.ordinal()] += length;
+        counters.increment(Counter.RX_FRAMES.ordinal());
+        counters.add(Counter.RX_BYTES.ordinal(), length);
         return true;
     }
 

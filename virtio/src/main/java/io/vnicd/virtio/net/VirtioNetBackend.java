@@ -1,8 +1,9 @@
 package io.vnicd.virtio.net;
 
+import io.vnicd.devmodel.counter.CounterRegistry;
 import io.vnicd.nativeio.EventFd;
 import io.vnicd.virtio.datapath.DataPathAgent;
-import io.vnicd.virtio.datapath.Pollable;
+import io.vnicd.devmodel.port.Pollable;
 import io.vnicd.virtio.memory.GuestMemory;
 import io.vnicd.virtio.queue.InvalidQueueException;
 import io.vnicd.virtio.queue.SplitQueue;
@@ -12,7 +13,7 @@ import io.vnicd.virtio.vhostuser.VhostUserException;
 import io.vnicd.virtio.vhostuser.VringConfig;
 
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.Map;
 
 import static io.vnicd.virtio.vhostuser.ProtocolFeatures.bit;
 
@@ -34,7 +35,6 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
     private final boolean[] enabled;
     private final EventFd[] kicks;
     private final boolean[] rxPending;
-    private final AtomicLong rxNotReady = new AtomicLong();
     private FrameSink sink;
     private GuestMemory memory = GuestMemory.empty();
     private boolean eventIdx;
@@ -46,6 +46,14 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
      * @param sink  where transmitted frames go (called on the data-path thread)
      */
     public VirtioNetBackend(String name, DataPathAgent agent, int pairs, FrameSink sink) {
+        this(name, agent, pairs, sink, Map.of("vf", name));
+    }
+
+    /**
+     * @param labels what the device's queue counters are labelled with in the daemon's registry (each pair adds
+     *               {@code queue=N})
+     */
+    public VirtioNetBackend(String name, DataPathAgent agent, int pairs, FrameSink sink, Map<String, String> labels) {
         this.name = name;
         this.agent = agent;
         this.pairs = pairs;
@@ -61,7 +69,9 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
             queues[i].setNotifier(agent::signalPeer);
         }
         for (int p = 0; p < pairs; p++) {
-            paths[p] = new NetQueuePair();
+            Map<String, String> l = new java.util.LinkedHashMap<>(labels);
+            l.put("queue", Integer.toString(p));
+            paths[p] = new NetQueuePair(CounterRegistry.process().register("queue", l, NetQueuePair.Counter.values()));
         }
     }
 
@@ -178,6 +188,9 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
             rxPending[index / 2] = false;
         }
         started[index] = false;
+        if (index % 2 == 1) {
+            paths[index / 2].resetWait();
+        }
         if (kicks[index] != null) {
             agent.unwatch(kicks[index]);
             kicks[index] = null;
@@ -255,7 +268,7 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
         int rx = 2 * pair;
         if (!started[rx] || !enabled[rx] || queues[rx].isBroken()) {
             if (counted) {
-                rxNotReady.lazySet(rxNotReady.get() + 1);
+                paths[0].counters().increment(NetQueuePair.Counter.RX_NOT_READY.ordinal());
             }
             return false;
         }
@@ -346,6 +359,10 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
         boolean quiet = true;
         for (int p = 0; p < pairs; p++) {
             int tx = 2 * p + 1;
+            if (paths[p].isWaiting()) {
+                // a frame waits for its destination's quota: keep polling (the wait is bounded)
+                quiet = false;
+            }
             if (started[tx] && enabled[tx] && queues[tx].enableNotifications()) {
                 quiet = false;
             }
@@ -386,9 +403,16 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
         return "VF " + name;
     }
 
+    /** Gives the queue pairs' counters back to the registry (the VF is gone). */
+    public void close() {
+        for (NetQueuePair p : paths) {
+            p.counters().close();
+        }
+    }
+
     /** Frames that found no RX queue up. */
     public long rxNotReady() {
-        return rxNotReady.get();
+        return paths[0].counter(NetQueuePair.Counter.RX_NOT_READY);
     }
 
     /** Per queue pair data-path counters (read from any thread). */

@@ -1,5 +1,6 @@
 package io.vnicd.virtio.datapath;
 
+import io.vnicd.devmodel.port.Pollable;
 import io.vnicd.nativeio.EventFd;
 import org.junit.jupiter.api.Test;
 

@@ -168,10 +168,11 @@ class SplitQueueFuzzTest {
         q.notifyIfNeeded();
     }
 
-    private static void checkFrame(MemorySegment frame, long offset, int length) {
+    private static int checkFrame(MemorySegment frame, long offset, int length) {
         assertTrue(length >= 14 && length <= NetQueuePair.MAX_FRAME, () -> "frame of " + length + " bytes");
         assertTrue(offset >= 0 && offset + length <= frame.byteSize(), () -> "frame outside its segment");
         frame.get(ValueLayout.JAVA_BYTE, offset + length - 1);
+        return io.vnicd.virtio.net.FrameSink.SENT;
     }
 
     private static void write(long gpa, byte[] bytes) {

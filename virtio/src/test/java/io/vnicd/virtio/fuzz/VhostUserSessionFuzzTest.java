@@ -11,6 +11,7 @@ import io.vnicd.nativeio.NativeException;
 import io.vnicd.nativeio.SharedMemory;
 import io.vnicd.nativeio.UnixSocket;
 import io.vnicd.virtio.datapath.DataPathAgent;
+import io.vnicd.virtio.net.FrameSink;
 import io.vnicd.virtio.net.VirtioNetBackend;
 import io.vnicd.virtio.vhostuser.MessageHeader;
 import io.vnicd.virtio.vhostuser.Payloads;
@@ -43,7 +44,7 @@ class VhostUserSessionFuzzTest {
     private static final List<AutoCloseable> POOL_OWNERS = new ArrayList<>();
     private static final int[] POOL = pool();
     private static final DataPathAgent AGENT = agent();
-    private static final VirtioNetBackend BACKEND = new VirtioNetBackend("fuzz", AGENT, 2, (frame, offset, length) -> { });
+    private static final VirtioNetBackend BACKEND = new VirtioNetBackend("fuzz", AGENT, 2, (frame, offset, length) -> FrameSink.SENT);
     private static final MemorySegment MESSAGE = Arena.global().allocate(MessageHeader.LENGTH + MessageHeader.MAX_PAYLOAD + 64, 8);
 
     private static int[] pool() {

@@ -30,8 +30,10 @@ class NetQueuePairTest {
     private SplitQueue rx;
     private final NetQueuePair pair = new NetQueuePair();
     private final List<byte[]> sent = new ArrayList<>();
-    private final FrameSink recorder = (frame, offset, length) ->
-            sent.add(frame.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE));
+    private final FrameSink recorder = (frame, offset, length) -> {
+        sent.add(frame.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE));
+        return FrameSink.SENT;
+    };
 
     @BeforeEach
     void setUp() throws Exception {
@@ -81,6 +83,45 @@ class NetQueuePairTest {
         assertArrayEquals(b, sent.get(1));
         assertEquals(2, txd.pendingUsed(), "both chains returned to the driver");
         assertEquals(2, pair.txFrames());
+    }
+
+    @Test
+    void shouldKeepAWaitingFrameInItsQueueAndOfferTheJudgedBytesAgain() {
+        byte[] a = frame(100, 4);
+        byte[] b = frame(80, 5);
+        long bufA = txBuffer(a);
+        txd.addBuffer(bufA, 12 + a.length, false);
+        txd.addBuffer(txBuffer(b), 12 + b.length, false);
+        int[] busyFor = {2};
+        List<byte[]> retried = new ArrayList<>();
+        FrameSink sink = new FrameSink() {
+            @Override
+            public int onFrame(MemorySegment frame, long offset, int length) {
+                return recorder.onFrame(frame, offset, length) + (sent.size() == 1 ? 7 : 0);
+            }
+
+            @Override
+            public int onRetry(MemorySegment frame, long offset, int length, int ticket, long waitedNanos) {
+                assertEquals(busyFor[0] == 2 ? 7 : 8, ticket, "the ticket last answered comes back");
+                assertTrue(waitedNanos >= 0);
+                retried.add(frame.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE));
+                return --busyFor[0] > 0 ? 8 : FrameSink.SENT;
+            }
+        };
+        assertEquals(0, pair.transmit(tx, sink, 64), "the first frame's destination is busy: nothing completes");
+        assertTrue(pair.isWaiting());
+        assertEquals(0, txd.pendingUsed(), "the waiting chain stays with the device");
+        // The guest rewrites the buffer while the frame waits: what was judged is what goes.
+        driver.at(bufA + 12, a.length).fill((byte) 0x55);
+        assertEquals(0, pair.transmit(tx, sink, 64));
+        assertEquals(2, pair.transmit(tx, sink, 64), "taken on the second retry, then the next frame follows");
+        assertFalse(pair.isWaiting());
+        assertEquals(2, retried.size());
+        assertArrayEquals(a, retried.get(1));
+        assertArrayEquals(b, sent.get(1));
+        assertEquals(2, txd.pendingUsed());
+        assertEquals(2, pair.txFrames(), "a frame that waited counts once");
+        assertEquals(1, pair.counter(NetQueuePair.Counter.TX_WAITS));
     }
 
     @Test
@@ -184,7 +225,10 @@ class NetQueuePairTest {
         byte[] f = frame(64, 9);
         long txBuf = txBuffer(f);
         long rxBuf = driver.alloc(2048, 8);
-        FrameSink sink = (frame, offset, length) -> peer.receive(rx, frame, offset, length);
+        FrameSink sink = (frame, offset, length) -> {
+            peer.receive(rx, frame, offset, length);
+            return FrameSink.SENT;
+        };
         com.sun.management.ThreadMXBean mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long tid = Thread.currentThread().threadId();
         int frames = 0;

@@ -6,7 +6,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.vnicd.devmodel.classify.FlowEntry;
 import io.vnicd.devmodel.classify.FlowTable;
 import io.vnicd.devmodel.vswitch.MacAddress;
-import io.vnicd.devmodel.vswitch.PortCounters;
+import io.vnicd.devmodel.counter.CounterBlock;
+import io.vnicd.devmodel.counter.CounterType;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
@@ -33,6 +34,9 @@ final class StatusReport {
             ObjectNode p = pfs.addObject();
             p.put("name", pf.name());
             p.put("datapathSleeps", pf.agent().sleeps());
+            p.put("datapathFailures", pf.agent().failures());
+            p.put("rescuedCallWrites", pf.agent().rescuedWrites());
+            counters(p.putObject("counters"), pf.counters());
             VSwitch sw = pf.vswitch();
             ObjectNode s = p.putObject("switch");
             s.put("learned", sw.learned());
@@ -111,28 +115,18 @@ final class StatusReport {
             for (int p = 0; p < dev.queuePairs(); p++) {
                 sum += dev.queuePair(p).counter(c);
             }
-            counters.put(camel(c.name()), sum);
+            counters.put(c.reportName(), sum);
         }
-        ObjectNode port = v.putObject("switchPort");
-        PortCounters pc = sw.counters(vf.port());
-        for (PortCounters.Counter c : PortCounters.Counter.values()) {
-            port.put(camel(c.name()), pc.get(c));
-        }
+        counters(v.putObject("switchPort"), sw.counters(vf.port()));
         return v;
     }
 
-    /** TX_NO_BUFFERS -> txNoBuffers. */
-    static String camel(String constant) {
-        StringBuilder b = new StringBuilder();
-        boolean upper = false;
-        for (char ch : constant.toLowerCase(Locale.ROOT).toCharArray()) {
-            if (ch == '_') {
-                upper = true;
-            } else {
-                b.append(upper ? Character.toUpperCase(ch) : ch);
-                upper = false;
-            }
+    /** Every counter of block into node, by report name; returns node. */
+    static ObjectNode counters(ObjectNode node, CounterBlock block) {
+        CounterType[] types = block.types();
+        for (int i = 0; i < types.length; i++) {
+            node.put(types[i].reportName(), block.get(i));
         }
-        return b.toString();
+        return node;
     }
 }

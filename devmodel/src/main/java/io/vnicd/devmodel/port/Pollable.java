@@ -1,4 +1,4 @@
-package io.vnicd.virtio.datapath;
+package io.vnicd.devmodel.port;
 
 /** Work the data-path thread does in each round; every method runs on that thread only. */
 public interface Pollable {
