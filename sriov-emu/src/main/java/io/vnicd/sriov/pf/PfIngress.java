@@ -17,6 +17,7 @@ import io.vnicd.devmodel.packet.PacketHeaders;
 import io.vnicd.devmodel.packet.PacketParser;
 import io.vnicd.devmodel.port.Port;
 import io.vnicd.devmodel.port.PortCounter;
+import io.vnicd.devmodel.port.PortIngress;
 import io.vnicd.devmodel.vswitch.MacAddress;
 import io.vnicd.devmodel.vswitch.VSwitch;
 
@@ -41,7 +42,7 @@ import java.util.function.ToIntFunction;
  * Runs on the PF's data-path thread; rules and attacks may be replaced from any thread (copy-on-write in the
  * classifier).
  */
-final class PfIngress {
+final class PfIngress implements PortIngress {
     /** Default bound of a sender's wait for a destination's quota. */
     static final long DEFAULT_MAX_WAIT_NANOS = 5_000_000L;
     /** How long a destination a sender gave up on is not waited for. */
@@ -88,9 +89,10 @@ final class PfIngress {
      * A frame that entered at port.
      *
      * @param frameVlan the frame's VLAN on a trunk port (the uplink), ignored for a VF
-     * @return {@link io.vnicd.virtio.net.FrameSink#SENT} (switched, or dropped and counted) or a wait ticket
+     * @return {@link PortIngress#SENT} (switched, or dropped and counted) or a wait ticket
      */
-    int onFrame(int port, int frameVlan, MemorySegment frame, long offset, int length) {
+    @Override
+    public int onFrame(int port, int frameVlan, MemorySegment frame, long offset, int length) {
         long[] sources = allowedSource;
         if (port < sources.length && sources[port] >= 0 && length >= 12
                 && MacAddress.read(frame, offset + 6) != sources[port]) {
@@ -155,7 +157,8 @@ final class PfIngress {
     }
 
     /** A frame that got ticket, offered again by its sender after waitedNanos. */
-    int onRetry(MemorySegment frame, long offset, int length, int ticket, long waitedNanos) {
+    @Override
+    public int onRetry(MemorySegment frame, long offset, int length, int ticket, long waitedNanos) {
         int egress = (ticket >>> 12) - 1;
         int vlan = ticket & 0xfff;
         if (egress >= vswitch.portCount()) {

@@ -17,6 +17,9 @@ import io.vnicd.devmodel.port.Port;
 import io.vnicd.devmodel.port.PortCounter;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.nativeio.NativeException;
+import io.vnicd.nativeio.PacketSocket;
+import io.vnicd.sriov.uplink.AggregationPolicy;
+import io.vnicd.sriov.uplink.Uplink;
 import io.vnicd.virtio.datapath.DataPathAgent;
 import io.vnicd.virtio.net.FrameSink;
 import io.vnicd.virtio.net.VirtioNetBackend;
@@ -55,6 +58,7 @@ public final class PhysicalFunction implements AutoCloseable {
     private AllocationPolicy allocPolicy = AllocationPolicy.LOCAL_TO_NIC;
     private int nicNode;
     private RxBuffers buffers;
+    private Uplink uplink;
     /** The clock of the current data-path round (read once per round, for the switch's ageing and below). */
     private long roundNanos;
 
@@ -198,6 +202,45 @@ public final class PhysicalFunction implements AutoCloseable {
         return vf;
     }
 
+    /**
+     * Gives the PF its way to the wire, before {@link #start()}: the backing interfaces in order of preference, as
+     * one uplink port of the switch (a trunk: VLANs tagged). Frames for destinations not on the PF leave by the
+     * PNIC the policy picks; frames from the wire enter through the classifier like any port's.
+     */
+    public synchronized Uplink addUplink(List<String> ifnames, AggregationPolicy policy, boolean failback) {
+        if (uplink != null) {
+            throw new IllegalStateException(name + " has an uplink already");
+        }
+        if (portOf(UPLINK) >= 0) {
+            throw new IllegalArgumentException(name + ": a VF is called " + UPLINK);
+        }
+        Uplink u = new Uplink(name, UPLINK, ifnames, policy, failback, PacketSocket.Options.defaults(), agent, vswitch);
+        u.attach(vswitch.addPort(u, VSwitch.TRUNK), ingress);
+        u.onCarrier(this::wireReachable);
+        uplink = u;
+        return u;
+    }
+
+    /**
+     * The wire became unreachable (no backing NIC healthy) or reachable again: the VFs' links follow it, as an SR-IOV
+     * NIC's VFs follow their PF's link (link state auto), so that a guest's bond over VFs of several PFs fails over.
+     */
+    private void wireReachable(boolean up) {
+        LOG.log(up ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                () -> name + ": the wire is " + (up ? "reachable again: VF links up" : "unreachable, no backing NIC is healthy: VF links down"));
+        for (VirtualFunction vf : vfs) {
+            vf.endpoint().setCarrier(up);
+        }
+    }
+
+    /** The name of the switch port to the wire. */
+    public static final String UPLINK = "uplink";
+
+    /** The PF's uplink, or null when it has no backing NIC. */
+    public Uplink uplink() {
+        return uplink;
+    }
+
     /** Starts the data path, then every VF's endpoint; a VF whose socket cannot be bound fails the start. */
     public synchronized void start() throws IOException {
         agent.start();
@@ -216,6 +259,13 @@ public final class PhysicalFunction implements AutoCloseable {
         agent.add(new Poller());
         for (VfPort p : vfPorts) {
             agent.add(p);
+        }
+        if (uplink != null) {
+            agent.add(uplink);
+            uplink.start();
+            if (!uplink.linkUp()) {
+                wireReachable(false);
+            }
         }
         for (VirtualFunction vf : vfs) {
             vf.start();
@@ -406,6 +456,9 @@ public final class PhysicalFunction implements AutoCloseable {
             vf.endpoint().close();
         }
         agent.close();
+        if (uplink != null) {
+            uplink.close();
+        }
         ingress.close();
         monitor.unlink();
         monitor.close();

@@ -19,17 +19,24 @@ import java.util.List;
  *   vnicd --config FILE                    everything from a JSON file
  *   vnicd ... --control PATH               where the control socket listens
  *   vnicd ... --socket-group G [--socket-mode 0660] [--control-group G]   who may use the sockets
+ *   vnicd ... --uplink IF [--uplink IF2] [--aggregation P] [--failback]   pf0's backing NICs
  * </pre>
  */
 public final class CommandLine {
     public static final String USAGE = """
             usage: vnicd [--vf NAME=SOCKET]... [--client] [--queues N] [--config FILE] [--control PATH]
+                         [--uplink IFNAME]... [--aggregation POLICY] [--failback]
                          [--socket-group GROUP] [--socket-mode MODE] [--control-group GROUP]
               --vf NAME=SOCKET   a virtual function named NAME on vhost-user socket SOCKET (repeatable)
               --client           vnicd connects to the sockets (the frontend listens) and reconnects
               --queues N         queue pairs per VF given with --vf (default 1, at most 8)
               --config FILE      read the configuration from a JSON file (see README)
               --control PATH     control socket (default /tmp/vnicd/control.sock)
+              --uplink IFNAME    a backing NIC of pf0 (any Linux interface: a veth end, a NIC, a bond);
+                                 repeatable, in order of preference
+              --aggregation P    how pf0 shares several healthy uplinks: active-backup (default), vf (each VF
+                                 on one NIC), l2 or l34 (a hash per connection; the far switch must aggregate)
+              --failback         take the preferred uplink back as soon as it returns (default: keep the one in use)
               --socket-group G   give the VF sockets to group G (QEMU's), mode 0660; their directory gets 0750
               --socket-mode M    the VF sockets' mode (default 0600, 0660 with --socket-group; no bits for others)
               --control-group G  members of G may use the control socket too (besides root and vnicd's user)
@@ -53,6 +60,9 @@ public final class CommandLine {
         String socketGroup = null;
         String socketMode = null;
         String controlGroup = null;
+        List<String> uplinks = new ArrayList<>();
+        String aggregation = null;
+        boolean failback = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -81,14 +91,17 @@ public final class CommandLine {
                 case "--socket-group" -> socketGroup = value(args, ++i, a);
                 case "--socket-mode" -> socketMode = value(args, ++i, a);
                 case "--control-group" -> controlGroup = value(args, ++i, a);
+                case "--uplink" -> uplinks.add(value(args, ++i, a));
+                case "--aggregation" -> aggregation = value(args, ++i, a);
+                case "--failback" -> failback = true;
                 default -> throw new ConfigException("unknown argument '" + a + "'");
             }
         }
         VnicdConfig config;
         if (configFile != null) {
-            if (!vfs.isEmpty() || client || queues != null) {
-                throw new ConfigException("--config cannot be combined with --vf, --client or --queues: "
-                        + "put those in the file");
+            if (!vfs.isEmpty() || client || queues != null || !uplinks.isEmpty() || aggregation != null || failback) {
+                throw new ConfigException("--config cannot be combined with --vf, --client, --queues, --uplink, "
+                        + "--aggregation or --failback: put those in the file");
             }
             config = read(Path.of(configFile));
         } else if (vfs.isEmpty()) {
@@ -101,6 +114,17 @@ public final class CommandLine {
             Integer q = queues;
             config = new VnicdConfig(null, null, List.of(new VnicdConfig.PfConfig("pf0",
                     vfs.stream().map(v -> new VnicdConfig.VfConfig(v.name(), v.socket(), mode, q, null)).toList())));
+        }
+        if (uplinks.isEmpty() && (aggregation != null || failback)) {
+            throw new ConfigException("--aggregation and --failback apply to uplinks given with --uplink");
+        }
+        if (!uplinks.isEmpty() && configFile == null) {
+            VnicdConfig.AggregationConfig agg = aggregation == null && !failback ? null
+                    : new VnicdConfig.AggregationConfig(aggregation, failback ? Boolean.TRUE : null);
+            VnicdConfig.PfConfig pf0 = config.physicalFunctions().getFirst();
+            config = new VnicdConfig(config.controlSocket(), config.reconnectMillis(), List.of(
+                    new VnicdConfig.PfConfig(pf0.name(), pf0.virtualFunctions(), List.copyOf(uplinks), agg)),
+                    config.socketGroup(), config.socketMode(), config.controlGroup());
         }
         if (control != null) {
             config = config.withControlSocket(control);

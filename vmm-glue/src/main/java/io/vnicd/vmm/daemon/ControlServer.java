@@ -183,12 +183,42 @@ final class ControlServer implements AutoCloseable {
     }
 
     /** One error line, written without waiting (it fits the socket buffer of a new connection), then close. */
+    /** Refused clients whose connection is closed a little later, at most this many at once. */
+    private static final int MAX_LINGERING = 64;
+    private static final long LINGER_MILLIS = 500;
+    private static final java.util.concurrent.atomic.AtomicInteger LINGERING = new java.util.concurrent.atomic.AtomicInteger();
+    private static final java.util.concurrent.ScheduledExecutorService CLOSER =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
+                    .name("vnicd-control-closer").daemon().unstarted(r));
+
+    /**
+     * Answers the refusal without blocking and closes the connection a little later: a client that writes its
+     * request just after connecting then still reads why, instead of a broken pipe.
+     */
     private static void refuse(SocketChannel client, String why) {
-        try (client) {
+        try {
             client.configureBlocking(false);
             client.write(line(error(why)));
+            client.shutdownOutput();
         } catch (IOException e) {
             LOG.log(System.Logger.Level.DEBUG, () -> "refused control client went away: " + e.getMessage());
+        }
+        if (LINGERING.incrementAndGet() > MAX_LINGERING) {
+            LINGERING.decrementAndGet();
+            closeQuietly(client);
+            return;
+        }
+        CLOSER.schedule(() -> {
+            LINGERING.decrementAndGet();
+            closeQuietly(client);
+        }, LINGER_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private static void closeQuietly(SocketChannel client) {
+        try {
+            client.close();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "closing a refused control client: " + e.getMessage());
         }
     }
 

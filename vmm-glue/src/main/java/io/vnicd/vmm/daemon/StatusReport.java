@@ -11,6 +11,8 @@ import io.vnicd.devmodel.counter.CounterType;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
+import io.vnicd.sriov.uplink.Failover;
+import io.vnicd.sriov.uplink.Uplink;
 import io.vnicd.virtio.net.NetQueuePair;
 import io.vnicd.virtio.net.VirtioNetBackend;
 import io.vnicd.virtio.vhostuser.FeatureNames;
@@ -71,6 +73,27 @@ final class StatusReport {
                 int[] bound = pf.poolBinding();
                 for (int n = 0; n < bound.length; n++) {
                     nodes.addObject().put("node", n).put("chosen", pf.placement().chosen(n)).put("memoryBound", bound[n] == n);
+                }
+            }
+            Uplink up = pf.uplink();
+            if (up != null) {
+                ObjectNode u = p.putObject("uplink");
+                u.put("policy", up.policy().word()).put("failback", up.failback()).put("linkUp", up.linkUp())
+                        .put("stations", up.stations());
+                counters(u.putObject("switchPort"), up.counters());
+                ArrayNode nics = u.putArray("nics");
+                for (Uplink.NicStatus n : up.nics()) {
+                    ObjectNode nic = nics.addObject().put("name", n.name()).put("state", n.state()).put("ifindex", n.ifindex());
+                    counters(nic.putObject("counters"), n.counters());
+                }
+                ArrayNode fo = u.putArray("failovers");
+                for (Failover f : up.failovers()) {
+                    ObjectNode o = fo.addObject().put("at", f.at().toString()).put("from", f.from())
+                            .put("reason", f.reason()).put("stations", f.stations()).put("announced", f.announced())
+                            .put("remapMicros", f.remapMicros()).put("firstFrameMicros", f.firstFrameMicros());
+                    if (f.to() != null) {
+                        o.put("to", f.to());
+                    }
                 }
             }
             ArrayNode vfs = p.putArray("vfs");

@@ -6,6 +6,7 @@ import io.vnicd.devmodel.numa.AllocationPolicy;
 import io.vnicd.devmodel.numa.Topology;
 import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
+import io.vnicd.sriov.uplink.AggregationPolicy;
 import io.vnicd.devmodel.monitor.MonitorRing;
 import io.vnicd.devmodel.ring.MappedRegion;
 import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
@@ -74,6 +75,11 @@ public final class Vnicd implements AutoCloseable {
                             vc.queuePairsOrDefault(), vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), vc.vlanOrDefault(), reconnect);
                     pf.setRxQuota(added.port(), vc.rxQuotaOrDefault());
                 }
+                if (!pc.uplinksOrEmpty().isEmpty()) {
+                    pf.addUplink(pc.uplinksOrEmpty(), AggregationPolicy.parse(pc.aggregation() == null ? "active-backup"
+                            : pc.aggregation().policyOrDefault()), pc.aggregation() != null && pc.aggregation().failbackOrDefault());
+                }
+                pf.setMaxQuotaWait(Duration.ofNanos(pc.quotaWaitMicrosOrDefault() * 1000));
                 if (pc.numa() != null) {
                     pf.setPlacement(pc.numa().topology() == null ? null : Topology.parse(pc.numa().topology()),
                             pc.numa().allocPolicy() == null ? AllocationPolicy.LOCAL_TO_NIC : AllocationPolicy.valueOf(pc.numa().allocPolicy()),
@@ -89,13 +95,15 @@ public final class Vnicd implements AutoCloseable {
                 } catch (RuleSetException e) {
                     throw new IllegalArgumentException(pc.name() + ": " + e.getMessage(), e);
                 }
-                pf.start();
-                for (VnicdConfig.VfConfig vc : pc.virtualFunctions()) {
+                for (int v = 0; v < pc.virtualFunctions().size(); v++) {
+                    VnicdConfig.VfConfig vc = pc.virtualFunctions().get(v);
                     if (!vc.clientMode()) {
-                        RuntimeDirectory.grant(Path.of(vc.socket()), RuntimeDirectory.mode(config.socketModeOf(vc)),
-                                group(config.socketGroupOf(vc)));
+                        java.util.Set<java.nio.file.attribute.PosixFilePermission> mode = RuntimeDirectory.mode(config.socketModeOf(vc));
+                        GroupPrincipal g = group(config.socketGroupOf(vc));
+                        pf.virtualFunctions().get(v).endpoint().onBound(socket -> RuntimeDirectory.grant(socket, mode, g));
                     }
                 }
+                pf.start();
             }
             if (config.controlSocket() != null) {
                 control = new ControlServer(Path.of(config.controlSocket()), this, controlLimits,

@@ -51,6 +51,10 @@ public record VnicdConfig(
     private static final Pattern MAC = Pattern.compile("([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}");
     private static final Pattern GROUP = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}");
     private static final Pattern MODE = Pattern.compile("0?[0-7][0-7]0");
+    /** What Linux accepts as an interface name (dev_valid_name): 1-15 bytes, no '/', ':' or white space. */
+    private static final Pattern IFNAME = Pattern.compile("[^/:\\s]{1,15}");
+    /** The name of a PF's switch port to the wire. */
+    public static final String UPLINK_PORT = "uplink";
 
     /**
      * One emulated physical function and its virtual functions, joined by its embedded switch.
@@ -59,15 +63,34 @@ public record VnicdConfig(
      * @param rules  flow rules applied to every frame a VF transmits, before the switch
      * @param dos    DoS containment: the standby budget and the attacks contained from the start
      * @param numa   where the PF's buffers come from (topology, NIC node, allocation policy)
+     * @param uplinks the backing interfaces (any Linux netdev) in order of preference; none: the PF switches only
+     *                among its VFs
+     * @param aggregation how several healthy uplinks share the traffic, and whether the preferred one is taken back
+     * @param quotaWaitMicros how long a sender waits for a destination whose RX quota is full (default 5000)
      */
     public record PfConfig(@JsonProperty("name") String name,
                            @JsonProperty("virtualFunctions") List<VfConfig> virtualFunctions,
                            @JsonProperty("tables") List<TableSpec> tables,
                            @JsonProperty("rules") List<RuleSpec> rules,
                            @JsonProperty("dos") DosConfig dos,
-                           @JsonProperty("numa") NumaConfig numa) {
+                           @JsonProperty("numa") NumaConfig numa,
+                           @JsonProperty("uplinks") List<String> uplinks,
+                           @JsonProperty("aggregation") AggregationConfig aggregation,
+                           @JsonProperty("quotaWaitMicros") Long quotaWaitMicros) {
         public PfConfig(String name, List<VfConfig> virtualFunctions) {
-            this(name, virtualFunctions, null, null, null, null);
+            this(name, virtualFunctions, null, null, null, null, null, null, null);
+        }
+
+        public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation) {
+            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null);
+        }
+
+        public List<String> uplinksOrEmpty() {
+            return uplinks == null ? List.of() : uplinks;
+        }
+
+        public long quotaWaitMicrosOrDefault() {
+            return quotaWaitMicros == null ? 5000 : quotaWaitMicros;
         }
 
         public List<TableSpec> tablesOrEmpty() {
@@ -76,6 +99,21 @@ public record VnicdConfig(
 
         public List<RuleSpec> rulesOrEmpty() {
             return rules == null ? List.of() : rules;
+        }
+    }
+
+    /**
+     * @param policy   active-backup (default), vf, l2 or l34
+     * @param failback take the preferred uplink back as soon as it returns (default false, as bonding's
+     *                 primary_reselect=failure would)
+     */
+    public record AggregationConfig(@JsonProperty("policy") String policy, @JsonProperty("failback") Boolean failback) {
+        public String policyOrDefault() {
+            return policy == null ? "active-backup" : policy;
+        }
+
+        public boolean failbackOrDefault() {
+            return failback != null && failback;
         }
     }
 
@@ -203,6 +241,7 @@ public record VnicdConfig(
         Set<String> names = new HashSet<>();
         Set<String> sockets = new HashSet<>();
         Set<String> macs = new HashSet<>();
+        Set<String> allUplinks = new HashSet<>();
         for (int p = 0; p < physicalFunctions.size(); p++) {
             PfConfig pf = physicalFunctions.get(p);
             String where = "physicalFunctions[" + p + "]";
@@ -228,6 +267,28 @@ public record VnicdConfig(
                     problems.add(where + " (" + pf.name() + "): numa.nicNode " + pf.numa().nicNode() + " is outside 0..63");
                 }
             }
+            Set<String> ifnames = new HashSet<>();
+            for (String ifname : pf.uplinksOrEmpty()) {
+                if (ifname == null || !IFNAME.matcher(ifname).matches()) {
+                    problems.add(where + " (" + pf.name() + "): uplink '" + ifname
+                            + "' is not an interface name (1-15 characters, no '/', ':' or spaces)");
+                } else if (!ifnames.add(ifname) || !allUplinks.add(ifname)) {
+                    problems.add(where + " (" + pf.name() + "): uplink " + ifname + " is given twice");
+                }
+            }
+            if (pf.aggregation() != null) {
+                if (pf.uplinksOrEmpty().isEmpty()) {
+                    problems.add(where + " (" + pf.name() + "): aggregation is set but the PF has no uplinks");
+                }
+                try {
+                    io.vnicd.sriov.uplink.AggregationPolicy.parse(pf.aggregation().policyOrDefault());
+                } catch (IllegalArgumentException e) {
+                    problems.add(where + " (" + pf.name() + "): aggregation.policy " + e.getMessage());
+                }
+            }
+            if (pf.quotaWaitMicros() != null && (pf.quotaWaitMicros() < 0 || pf.quotaWaitMicros() > 1_000_000)) {
+                problems.add(where + " (" + pf.name() + "): quotaWaitMicros " + pf.quotaWaitMicros() + " is outside 0..1000000");
+            }
             if (pf.dos() != null && pf.dos().standbyFramesPerSecond() != null && pf.dos().standbyFramesPerSecond() < 1) {
                 problems.add(where + " (" + pf.name() + "): dos.standbyFramesPerSecond must be at least 1");
             }
@@ -243,6 +304,9 @@ public record VnicdConfig(
                     continue;
                 }
                 checkName(problems, at, vf.name(), names);
+                if (UPLINK_PORT.equals(vf.name())) {
+                    problems.add(at + ": name '" + UPLINK_PORT + "' is the name of the PF's port to the wire");
+                }
                 if (vf.socket() == null || vf.socket().isBlank()) {
                     problems.add(at + " (" + vf.name() + "): socket path is missing");
                 } else if (vf.socket().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
