@@ -73,9 +73,10 @@ public final class PacketSocket implements AutoCloseable {
         }
 
         /**
-         * RX: 64 blocks of 128 KiB (8 MiB; a partly filled block is retired after {@value PacketSocket#RX_BLOCK_TIMEOUT_MS} ms as
-         * the kernel's timer rounds it: measured on 6.18 at HZ=250, a lone frame arrives after ~1 ms, at worst ~5 ms);
-         * TX: 512 slots of 2048 bytes (frames up to 2000 bytes with their tag; {@link #JUMBO_TX_FRAME_SIZE} for more).
+         * RX: 64 blocks of 128 KiB (8 MiB; a partly filled block is retired after
+         * {@value PacketSocket#RX_BLOCK_TIMEOUT_MS} ms as the kernel's timer rounds it: measured on 6.18 at HZ=250, a
+         * lone frame arrives after ~1 ms, at worst ~5 to 8 ms); TX: 512 slots of 2048 bytes (frames up to 2000 bytes
+         * with their tag; {@link #JUMBO_TX_FRAME_SIZE} for more). Neither promiscuous nor bypassing the qdisc.
          */
         public static Options defaults() {
             return new Options(128 << 10, 64, 2048, 2048, 512, false, false);
@@ -184,7 +185,10 @@ public final class PacketSocket implements AutoCloseable {
     /** TX frame data offset: TPACKET3_HDRLEN - sizeof(struct sockaddr_ll). */
     private static final int TX_DATA = 48;
 
-    /** struct tpacket_req3, 28 bytes: block_size, block_nr, frame_size, frame_nr, retire_blk_tov, sizeof_priv, feature_req_word. */
+    /**
+     * struct tpacket_req3, 28 bytes: 0 tp_block_size, 4 tp_block_nr, 8 tp_frame_size, 12 tp_frame_nr,
+     * 16 tp_retire_blk_tov (ms), 20 tp_sizeof_priv, 24 tp_feature_req_word.
+     */
     private static final long REQ3_SIZE = 28;
     /** struct packet_mreq, 16 bytes: 0 mr_ifindex, 4 mr_type (u16), 6 mr_alen (u16), 8 mr_address[8]. */
     private static final long MREQ_SIZE = 16;
