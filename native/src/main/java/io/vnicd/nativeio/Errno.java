@@ -6,6 +6,7 @@ public final class Errno {
     public static final int ENOENT = 2;
     public static final int EINTR = 4;
     public static final int EIO = 5;
+    public static final int ENXIO = 6;
     public static final int EBADF = 9;
     public static final int EAGAIN = 11;
     public static final int ENOMEM = 12;
@@ -20,9 +21,13 @@ public final class Errno {
     public static final int EPIPE = 32;
     public static final int ENODEV = 19;
     public static final int ENOTSOCK = 88;
+    public static final int EMSGSIZE = 90;
+    public static final int ENOPROTOOPT = 92;
+    public static final int EOPNOTSUPP = 95;
     public static final int EADDRINUSE = 98;
     public static final int ENETDOWN = 100;
     public static final int ECONNRESET = 104;
+    public static final int ENOBUFS = 105;
     public static final int ENOTCONN = 107;
     public static final int ECONNREFUSED = 111;
 
@@ -35,6 +40,7 @@ public final class Errno {
             case ENOENT -> "ENOENT";
             case EINTR -> "EINTR";
             case EIO -> "EIO";
+            case ENXIO -> "ENXIO";
             case EBADF -> "EBADF";
             case EAGAIN -> "EAGAIN";
             case ENOMEM -> "ENOMEM";
@@ -49,9 +55,13 @@ public final class Errno {
             case EPIPE -> "EPIPE";
             case ENODEV -> "ENODEV";
             case ENOTSOCK -> "ENOTSOCK";
+            case EMSGSIZE -> "EMSGSIZE";
+            case ENOPROTOOPT -> "ENOPROTOOPT";
+            case EOPNOTSUPP -> "EOPNOTSUPP";
             case EADDRINUSE -> "EADDRINUSE";
             case ENETDOWN -> "ENETDOWN";
             case ECONNRESET -> "ECONNRESET";
+            case ENOBUFS -> "ENOBUFS";
             case ENOTCONN -> "ENOTCONN";
             case ECONNREFUSED -> "ECONNREFUSED";
             default -> "errno " + errno;

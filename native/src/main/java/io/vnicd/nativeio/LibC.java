@@ -112,6 +112,12 @@ public final class LibC {
     /** int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen); */
     private static final MethodHandle SETSOCKOPT = bind("setsockopt",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    /** int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen); */
+    private static final MethodHandle GETSOCKOPT = bind("getsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    /** ssize_t sendto(int sockfd, const void *buf, size_t len, int flags, const struct sockaddr *dest_addr, socklen_t addrlen); */
+    private static final MethodHandle SENDTO = bind("sendto",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     /** long syscall(long number, ...): glibc has no mbind wrapper (libnuma does); the system call is used directly. */
     private static final MethodHandle SYSCALL_6 = bind("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG,
             JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
@@ -228,6 +234,24 @@ public final class LibC {
             throw new NativeException("mmap", s.errno());
         }
         return addr.reinterpret(length);
+    }
+
+    /**
+     * Maps like {@link #mmap(long, int, int, int, long)}, the segment belonging to arena: closing the arena unmaps it.
+     * With a shared arena, a thread still touching the mapping after that gets an IllegalStateException, not a crash.
+     */
+    public static MemorySegment mmap(long length, int prot, int flags, int fd, long offset, Arena arena)
+            throws NativeException {
+        MemorySegment mapping = mmap(length, prot, flags, fd, offset);
+        return mapping.reinterpret(arena, LibC::unmapOnClose);
+    }
+
+    private static void unmapOnClose(MemorySegment mapping) {
+        try {
+            munmap(mapping);
+        } catch (NativeException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     public static void munmap(MemorySegment mapping) throws NativeException {
@@ -593,6 +617,54 @@ public final class LibC {
         }
     }
 
+    /**
+     * sendto(2) without a destination address, for hot paths that count failures instead of throwing: returns the
+     * bytes sent, or the negated errno (EAGAIN included). EINTR is retried. Never throws, never allocates.
+     * A packet socket's TX ring is kicked with {@code sendtoOrErrno(fd, NULL, 0, MSG_DONTWAIT)}.
+     */
+    public static long sendtoOrErrno(int fd, MemorySegment buf, long len, int flags) {
+        Scratch s = scratch();
+        while (true) {
+            long r;
+            try {
+                r = (long) SENDTO.invokeExact(s.state, fd, buf, len, flags, MemorySegment.NULL, 0);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (r >= 0) {
+                return r;
+            }
+            int errno = s.errno();
+            if (errno != Errno.EINTR) {
+                return -errno;
+            }
+        }
+    }
+
+    /**
+     * recv(2) for sockets where some failures are events, not faults (a netlink socket's ENOBUFS): returns the bytes
+     * received (with MSG_TRUNC in flags, the datagram's real length), or the negated errno (EAGAIN included). EINTR is
+     * retried. Never throws, never allocates.
+     */
+    public static long recvOrErrno(int fd, MemorySegment buf, long len, int flags) {
+        Scratch s = scratch();
+        while (true) {
+            long r;
+            try {
+                r = (long) RECV.invokeExact(s.state, fd, buf, len, flags);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (r >= 0) {
+                return r;
+            }
+            int errno = s.errno();
+            if (errno != Errno.EINTR) {
+                return -errno;
+            }
+        }
+    }
+
     /** shutdown(2) with SHUT_RDWR: wakes a thread blocked in accept or recvmsg on fd. ENOTCONN is not an error here. */
     public static void shutdown(int fd) throws NativeException {
         shutdown(fd, SHUT_RDWR);
@@ -630,6 +702,37 @@ public final class LibC {
         if (r < 0) {
             throw new NativeException("setsockopt", s.errno());
         }
+    }
+
+    /**
+     * getsockopt(2) into value (whose size is the buffer offered); returns the length the kernel wrote.
+     * Uses the per-thread scratch word for the length, so it allocates nothing.
+     */
+    public static int getsockopt(int fd, int level, int name, MemorySegment value) throws NativeException {
+        Scratch s = scratch();
+        int r;
+        try {
+            s.word.set(ValueLayout.JAVA_INT, 0, (int) value.byteSize());
+            r = (int) GETSOCKOPT.invokeExact(s.state, fd, level, name, value, s.word);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new NativeException("getsockopt", s.errno());
+        }
+        return s.word.get(ValueLayout.JAVA_INT, 0);
+    }
+
+    /** ioctl(2) with one pointer argument for calls polled often: returns its result, or the negated errno. Never throws. */
+    public static int ioctlOrErrno(int fd, long request, MemorySegment arg) {
+        Scratch s = scratch();
+        int r;
+        try {
+            r = (int) IOCTL.invokeExact(s.state, fd, request, arg);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        return r < 0 ? -s.errno() : r;
     }
 
     /** ioctl(2) with one pointer argument; returns its non-negative result. */
