@@ -107,9 +107,14 @@ public final class PacketSocket implements AutoCloseable {
          * The frame at [offset, offset+length) of segment (read-only, valid only during the call). vlanTci is the
          * 802.1Q TCI the kernel stripped (TP_STATUS_VLAN_VALID), or -1 when the frame carried none. An 802.1ad S-tag
          * (TPID 0x88a8, the only other tag the kernel strips) arrives as {@code VLAN_8021AD | tci}; {@link #send}
-         * takes the same encoding, so a received frame can be sent on unchanged.
+         * takes the same encoding, so a received frame can be sent on unchanged. checksumPartial
+         * (TP_STATUS_CSUMNOTREADY): a local sender left the TCP/UDP checksum for the device to fill in (the
+         * pseudo-header sum is in its place).
+         *
+         * @return true when the frame was taken; false keeps it in the ring, and the next {@link #receive} offers it
+         *         again first (its taker was not ready)
          */
-        void onFrame(MemorySegment segment, long offset, int length, int vlanTci);
+        boolean onFrame(MemorySegment segment, long offset, int length, int vlanTci, boolean checksumPartial);
     }
 
     /** Marks a vlanTci whose tag is an 802.1ad S-tag (TPID 0x88a8) rather than 802.1Q (0x8100); bit 16. */
@@ -443,8 +448,8 @@ public final class PacketSocket implements AutoCloseable {
     /**
      * Hands up to budget received frames to handler, in order; returns how many. Non-blocking: 0 when no block is
      * ready. A block goes back to the kernel as soon as its last frame was handed; when the budget ends inside a block,
-     * the next call resumes there. Frames truncated by the kernel (larger than a block) are counted, not handed.
-     * A handler that throws loses only its frame. Never allocates.
+     * the next call resumes there, as it does at a frame the handler did not take. Frames truncated by the kernel
+     * (larger than a block) are counted, not handed. A handler that throws loses only its frame. Never allocates.
      */
     public int receive(FrameHandler handler, int budget) {
         MemorySegment ring = this.ring;
@@ -479,7 +484,8 @@ public final class PacketSocket implements AutoCloseable {
                     malformedBlock();
                     continue;
                 }
-                rxPkt = pkt + Integer.toUnsignedLong(ring.get(ValueLayout.JAVA_INT, pkt + TP_NEXT_OFFSET));
+                long next = pkt + Integer.toUnsignedLong(ring.get(ValueLayout.JAVA_INT, pkt + TP_NEXT_OFFSET));
+                rxPkt = next;
                 rxLeft--;
                 if (!kernelIgnoresOutgoing && ring.get(ValueLayout.JAVA_BYTE, pkt + SLL_PKTTYPE) == PACKET_OUTGOING) {
                     continue;
@@ -488,9 +494,7 @@ public final class PacketSocket implements AutoCloseable {
                     RX_TRUNCATED.setOpaque(this, rxTruncated + 1);
                     continue;
                 }
-                if ((status & TP_STATUS_CSUMNOTREADY) != 0) {
-                    RX_CSUM_PARTIAL.setOpaque(this, rxChecksumPartial + 1);
-                }
+                boolean partial = (status & TP_STATUS_CSUMNOTREADY) != 0;
                 int vlan = -1;
                 if ((status & TP_STATUS_VLAN_VALID) != 0) {
                     vlan = ring.get(ValueLayout.JAVA_INT, pkt + TP_VLAN_TCI) & 0xffff;
@@ -500,9 +504,17 @@ public final class PacketSocket implements AutoCloseable {
                         vlan |= VLAN_8021AD;
                     }
                 }
+                if (!handler.onFrame(readOnlyRing, frame, snaplen, vlan, partial)) {
+                    // kept: the same frame is the first of the next call (a handler that throws loses it)
+                    rxPkt = pkt;
+                    rxLeft++;
+                    break;
+                }
+                if (partial) {
+                    RX_CSUM_PARTIAL.setOpaque(this, rxChecksumPartial + 1);
+                }
                 handed++;
                 bytes += snaplen;
-                handler.onFrame(readOnlyRing, frame, snaplen, vlan);
             }
             if (rxInBlock && rxLeft <= 0) {
                 releaseBlock();

@@ -77,13 +77,14 @@ final class TestFrames {
         }
 
         @Override
-        public void onFrame(MemorySegment segment, long offset, int length, int vlanTci) {
+        public boolean onFrame(MemorySegment segment, long offset, int length, int vlanTci, boolean checksumPartial) {
             int seq = sequence(segment, offset, length, marker);
             if (seq < 0) {
                 others++;
-                return;
+                return true;
             }
             frames.add(new Received(seq, length, vlanTci, intact(segment, offset, length, marker, seq)));
+            return true;
         }
     }
 }

@@ -18,6 +18,10 @@ import java.time.Instant;
 public record Failover(String from, String to, String reason, Instant at, long seenNanos, long remappedNanos,
                        int stations, int announced, long firstFrameNanos) {
 
+    Failover withReason(String why) {
+        return new Failover(from, to, why, at, seenNanos, remappedNanos, stations, announced, firstFrameNanos);
+    }
+
     Failover withFirstFrame(long nanos) {
         return new Failover(from, to, reason, at, seenNanos, remappedNanos, stations, announced, nanos);
     }

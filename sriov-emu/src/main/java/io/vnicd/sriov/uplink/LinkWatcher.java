@@ -42,6 +42,8 @@ final class LinkWatcher implements AutoCloseable {
     private final String[] downReason;
     /** What the uplink was told: in use. */
     private final boolean[] inUse;
+    /** The interface index of the socket the uplink has for each NIC (0: none). */
+    private final int[] usedIfindex;
     private final boolean[] stacked;
     private final long[] heldDownUntil;
     private volatile boolean[] txFailed;
@@ -62,6 +64,7 @@ final class LinkWatcher implements AutoCloseable {
         linkUp = new boolean[n];
         downReason = new String[n];
         inUse = new boolean[n];
+        usedIfindex = new int[n];
         txFailed = new boolean[n];
         stacked = new boolean[n];
         heldDownUntil = new long[n];
@@ -128,6 +131,7 @@ final class LinkWatcher implements AutoCloseable {
 
     private void run() {
         boolean dumped = false;
+        long statsAt = System.nanoTime();
         while (running) {
             try {
                 int timeout = polling() ? CARRIER_POLL_MILLIS : holdingDown() ? 100 : 1000;
@@ -148,7 +152,12 @@ final class LinkWatcher implements AutoCloseable {
                     netlink.requestDump();
                 }
                 pollCarriers();
-                reconcile(System.nanoTime());
+                long t = System.nanoTime();
+                reconcile(t);
+                if (t - statsAt > 1_000_000_000L) {
+                    statsAt = t;
+                    uplink.pollKernelStats();
+                }
             } catch (Throwable t) {
                 if (!running) {
                     break;
@@ -194,61 +203,63 @@ final class LinkWatcher implements AutoCloseable {
         }
     }
 
+    /**
+     * One rtnetlink event: noted only. What it means is decided once the events read together are all in
+     * ({@link #reconcile}): the kernel reports a deletion as the interface going down and then gone, and the
+     * failover should say it was deleted.
+     */
     private void changed(RtNetlink.LinkEvent e) {
         int i = names.indexOf(e.name());
         if (i < 0) {
             return;
         }
-        long seen = System.nanoTime();
         if (e.deleted()) {
             if (present[i] && ifindex[i] == e.ifindex()) {
-                gone(i, seen);
+                present[i] = false;
+                linkUp[i] = false;
+                downReason[i] = "deleted";
             }
             return;
         }
-        if (present[i] && ifindex[i] != e.ifindex()) {
-            // deleted and created again under the same name before we saw the deletion
-            gone(i, seen);
-        }
-        if (!present[i]) {
+        if (!present[i] || ifindex[i] != e.ifindex()) {
             present[i] = true;
             ifindex[i] = e.ifindex();
             stacked[i] = LinkState.isStacked(e.name());
         }
         linkUp[i] = e.up() && e.lowerUp();
-        downReason[i] = e.up() ? "carrier lost" : "set down";
-        reconcile(seen);
-    }
-
-    private void gone(int i, long seen) {
-        present[i] = false;
-        linkUp[i] = false;
-        ifindex[i] = 0;
-        if (inUse[i]) {
-            inUse[i] = false;
+        if (!linkUp[i]) {
+            downReason[i] = e.up() ? "carrier lost" : "set down";
         }
-        uplink.nicDown(i, "deleted", true, seen);
     }
 
-    /** Tells the uplink about every interface whose usability differs from what it was told. */
+    /**
+     * Tells the uplink about every interface whose usability differs from what it was told: gone (deleted, or
+     * replaced by a new interface of its name), down, or up (opened anew when it is a new interface).
+     */
     private void reconcile(long seen) {
         for (int i = 0; i < names.size(); i++) {
+            if (inUse[i] && (!present[i] || usedIfindex[i] != ifindex[i])) {
+                inUse[i] = false;
+                usedIfindex[i] = 0;
+                uplink.nicDown(i, "deleted", true, seen);
+            } else if (inUse[i] && !linkUp[i]) {
+                inUse[i] = false;
+                uplink.nicDown(i, downReason[i], false, seen);
+            }
             boolean want = present[i] && linkUp[i] && seen - heldDownUntil[i] >= 0;
             if (want && !inUse[i]) {
                 String name = names.get(i);
                 PacketSocket s;
                 try {
-                    s = PacketSocket.open(name, uplink.options());
+                    s = usedIfindex[i] == ifindex[i] ? null : PacketSocket.open(name, uplink.options());
                 } catch (NativeException ex) {
                     LOG.log(System.Logger.Level.ERROR, () -> pf + ": cannot open backing interface " + name + ": " + ex.getMessage());
                     heldDownUntil[i] = seen + HOLD_DOWN_NANOS;
                     continue;
                 }
                 inUse[i] = true;
+                usedIfindex[i] = ifindex[i];
                 uplink.nicUp(i, s, ifindex[i], seen);
-            } else if (!want && inUse[i] && present[i] && !linkUp[i]) {
-                inUse[i] = false;
-                uplink.nicDown(i, downReason[i], false, seen);
             }
         }
     }
@@ -262,11 +273,11 @@ final class LinkWatcher implements AutoCloseable {
             int c = linkState.carrier(names.get(i));
             long seen = System.nanoTime();
             if (c < 0) {
-                gone(i, seen);
+                present[i] = false;
+                linkUp[i] = false;
             } else if (c == 0 && linkUp[i]) {
                 linkUp[i] = false;
                 downReason[i] = "carrier lost";
-                reconcile(seen);
             }
         }
     }

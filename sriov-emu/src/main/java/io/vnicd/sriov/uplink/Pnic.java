@@ -37,6 +37,42 @@ final class Pnic {
     Failover awaitingFirstFrame;
     /** The receive handler bound to this NIC (allocated once). */
     PacketSocket.FrameHandler handler;
+    /** What earlier sockets of this NIC counted (it is opened anew when its interface is created again). */
+    private final long[] base = new long[8];
+
+    private static long[] read(PacketSocket s) {
+        return new long[] {s.rxFrames(), s.rxBytes(), s.txFrames(), s.txBytes(), s.txRingFull(), s.txTooBig(),
+            s.txErrors(), s.rxKernelDrops()};
+    }
+
+    /** Data path: uses socket from now (null: none), keeping what the one it replaces counted. */
+    void use(PacketSocket next) {
+        mirror();
+        if (socket != null) {
+            long[] v = read(socket);
+            for (int k = 0; k < v.length; k++) {
+                base[k] += v[k];
+            }
+        }
+        socket = next;
+        lastTxErrors = next == null ? 0 : next.txErrors();
+    }
+
+    /** Data path: copies the socket's own counters into the NIC's block (in the order of {@link #read}). */
+    void mirror() {
+        PacketSocket s = socket;
+        if (s == null) {
+            return;
+        }
+        counters.set(NicCounter.RX_FRAMES.ordinal(), base[0] + s.rxFrames());
+        counters.set(NicCounter.RX_BYTES.ordinal(), base[1] + s.rxBytes());
+        counters.set(NicCounter.TX_FRAMES.ordinal(), base[2] + s.txFrames());
+        counters.set(NicCounter.TX_BYTES.ordinal(), base[3] + s.txBytes());
+        counters.set(NicCounter.TX_RING_FULL.ordinal(), base[4] + s.txRingFull());
+        counters.set(NicCounter.TX_TOO_BIG.ordinal(), base[5] + s.txTooBig());
+        counters.set(NicCounter.TX_ERRORS.ordinal(), base[6] + s.txErrors());
+        counters.set(NicCounter.RX_KERNEL_DROPS.ordinal(), base[7] + s.rxKernelDrops());
+    }
 
     Pnic(String ifname, int index, CounterBlock counters) {
         this.ifname = ifname;

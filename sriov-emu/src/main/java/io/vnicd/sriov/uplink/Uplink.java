@@ -2,6 +2,9 @@ package io.vnicd.sriov.uplink;
 
 import io.vnicd.devmodel.counter.CounterBlock;
 import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.packet.Checksum;
+import io.vnicd.devmodel.packet.PacketHeaders;
+import io.vnicd.devmodel.packet.PacketParser;
 import io.vnicd.devmodel.port.Port;
 import io.vnicd.devmodel.port.PortCounter;
 import io.vnicd.devmodel.port.PortIngress;
@@ -72,6 +75,7 @@ public final class Uplink implements Port {
     private int active = -1;
     private final Stations stations = new Stations(4096);
     private final MemorySegment scratch = Arena.ofAuto().allocate(65_536 + 64, 64);
+    private final PacketHeaders headers = new PacketHeaders();
     private long now;
     /** A received frame waits for its destination's quota: on which PNIC, with which ticket, since when. */
     private int waitingPnic = -1;
@@ -108,7 +112,7 @@ public final class Uplink implements Port {
             Pnic p = new Pnic(ifname, i, CounterRegistry.process().register("nic",
                     Map.of("pf", pf, "nic", ifname), NicCounter.values()));
             int index = i;
-            p.handler = (segment, offset, length, tci) -> received(index, segment, offset, length, tci);
+            p.handler = (segment, offset, length, tci, partial) -> received(index, segment, offset, length, tci, partial);
             pnics[i] = p;
         }
         this.counters = CounterRegistry.process().register("port", Map.of("pf", pf, "port", name, "kind", "uplink"),
@@ -215,22 +219,13 @@ public final class Uplink implements Port {
         return best;
     }
 
-    private boolean transmit(Pnic nic, MemorySegment frame, long offset, int length, int vlan) {
+    /** Queues the frame on the NIC's ring; false when it cannot (ring full, too big: the socket counts why). */
+    private static boolean transmit(Pnic nic, MemorySegment frame, long offset, int length, int vlan) {
         PacketSocket s = nic.socket;
-        if (s == null) {
-            return false;
-        }
-        if (length > s.maxFrame() - (vlan == 0 ? 0 : 4)) {
-            nic.counters.increment(NicCounter.TX_TOO_BIG.ordinal());
-            return false;
-        }
-        if (!s.send(frame, offset, length, vlan == 0 ? -1 : vlan)) {
-            nic.counters.increment(NicCounter.TX_RING_FULL.ordinal());
+        if (s == null || !s.send(frame, offset, length, vlan == 0 ? -1 : vlan)) {
             return false;
         }
         nic.pending = true;
-        nic.counters.increment(NicCounter.TX_FRAMES.ordinal());
-        nic.counters.add(NicCounter.TX_BYTES.ordinal(), length);
         return true;
     }
 
@@ -301,7 +296,7 @@ public final class Uplink implements Port {
     }
 
     /** A frame from PNIC index: false keeps it in the ring (its destination's quota is full), to be offered again. */
-    private boolean received(int index, MemorySegment frame, long offset, int length, int tci) {
+    private boolean received(int index, MemorySegment frame, long offset, int length, int tci, boolean partial) {
         Pnic nic = pnics[index];
         if (waitingPnic == index) {
             int r = ingress.onRetry(frame, offset, length, waitTicket, now - waitSince);
@@ -312,8 +307,6 @@ public final class Uplink implements Port {
             waitingPnic = -1;
             return true;
         }
-        nic.counters.increment(NicCounter.RX_FRAMES.ordinal());
-        nic.counters.add(NicCounter.RX_BYTES.ordinal(), length);
         if (length < 14) {
             counters.increment(PortCounter.RUNTS.ordinal());
             return true;
@@ -333,22 +326,36 @@ public final class Uplink implements Port {
         MemorySegment f = frame;
         long at = offset;
         int len = length;
-        if (vlan != 0 && !vswitch.hasVlan(vlan) && length + 4 <= scratch.byteSize()) {
-            // No VF has this port VLAN: the frame is the guests' own tagging (eth0.100 on an untagged VF), so it
-            // goes to VLAN 0 with its tag as it came
-            MemorySegment.copy(frame, offset, scratch, 0, 12);
-            scratch.set(BE_SHORT, 12, (short) 0x8100);
-            scratch.set(BE_SHORT, 14, (short) tci);
-            MemorySegment.copy(frame, offset + 12, scratch, 16, length - 12);
+        boolean retag = vlan != 0 && !vswitch.hasVlan(vlan);
+        if ((retag || partial) && length + 4 <= scratch.byteSize()) {
+            // A copy the uplink may change: the ring is the kernel's, read-only
+            if (retag) {
+                // No VF has this port VLAN: the frame is the guests' own tagging (eth0.100 on an untagged VF), so
+                // it goes to VLAN 0 with its tag as it came
+                MemorySegment.copy(frame, offset, scratch, 0, 12);
+                scratch.set(BE_SHORT, 12, (short) ((tci & PacketSocket.VLAN_8021AD) != 0 ? 0x88a8 : 0x8100));
+                scratch.set(BE_SHORT, 14, (short) tci);
+                MemorySegment.copy(frame, offset + 12, scratch, 16, length - 12);
+                len = length + 4;
+                vlan = 0;
+            } else {
+                MemorySegment.copy(frame, offset, scratch, 0, length);
+            }
             f = scratch;
             at = 0;
-            len = length + 4;
-            vlan = 0;
+            if (partial) {
+                // A sender on this host (a veth's peer) left its TCP/UDP checksum to the device, and the VFs offer
+                // no checksum offload: the uplink completes it, as the NIC would have
+                PacketParser.parse(scratch, 0, len, headers);
+                if (Checksum.completePartial(scratch, 0, len, headers)) {
+                    nic.counters.increment(NicCounter.RX_CHECKSUMS_COMPLETED.ordinal());
+                }
+            }
         }
         int r = ingress.onFrame(port, vlan, f, at, len);
         if (PortIngress.isBusy(r)) {
             if (f == scratch) {
-                // a re-tagged frame cannot be kept in the ring as it is: not waited for
+                // a frame the uplink changed is not the ring's any more: not waited for, the ingress counted the wait
                 return true;
             }
             waitingPnic = index;
@@ -380,6 +387,7 @@ public final class Uplink implements Port {
     @Override
     public void flush() {
         for (Pnic nic : pnics) {
+            nic.mirror();
             if (nic.pending) {
                 nic.pending = false;
                 PacketSocket s = nic.socket;
@@ -389,7 +397,6 @@ public final class Uplink implements Port {
                 s.flush();
                 long errors = s.txErrors();
                 if (errors != nic.lastTxErrors) {
-                    nic.counters.add(NicCounter.TX_ERRORS.ordinal(), errors - nic.lastTxErrors);
                     nic.lastTxErrors = errors;
                     if (++nic.failedKicks >= MAX_FAILED_KICKS && nic.healthy()) {
                         failed(nic.index, "transmit failing (" + io.vnicd.nativeio.Errno.name(s.lastTxErrno()) + ")", System.nanoTime());
@@ -423,18 +430,20 @@ public final class Uplink implements Port {
 
     // ---- link changes (commands on the data path, posted by the link watcher) ---------------------------------
 
-    /** PNIC index is up with socket (opened by the watcher): in use from now, as the preference and policy say. */
+    /**
+     * PNIC index is up: in use from now, as the preference and policy say. socket: one the watcher opened for a new
+     * interface, or null when the one the NIC has serves again.
+     */
     void nicUp(int index, PacketSocket socket, int ifindex, long seenNanos) {
         PacketSocket[] replaced = new PacketSocket[1];
         agent.execute(() -> {
             Pnic nic = pnics[index];
-            if (nic.socket != socket) {
+            if (socket != null && nic.socket != socket) {
                 replaced[0] = nic.socket;
                 if (nic.socket != null) {
                     agent.unwatch(nic.socket.fd());
                 }
-                nic.socket = socket;
-                nic.lastTxErrors = socket.txErrors();
+                nic.use(socket);
                 agent.watch(socket.fd());
             }
             nic.ifindex = ifindex;
@@ -471,12 +480,16 @@ public final class Uplink implements Port {
             Pnic nic = pnics[index];
             if (nic.healthy()) {
                 failed(index, reason, seenNanos);
+            } else if (gone) {
+                // The kernel reports a deletion as the interface going down, then gone: the failover that the
+                // first event started was a deletion
+                amend(nic.ifname, reason, seenNanos);
             }
             nic.state = gone ? Pnic.State.ABSENT : Pnic.State.FAILED;
             if (gone && nic.socket != null) {
                 agent.unwatch(nic.socket.fd());
                 closed[0] = nic.socket;
-                nic.socket = null;
+                nic.use(null);
                 nic.pending = false;
             }
         });
@@ -589,6 +602,27 @@ public final class Uplink implements Port {
                 + f.firstFrameMicros() + " us after " + f.from() + " " + f.reason());
     }
 
+    /** Names the reason of from's last failover again, when it happened less than a second before seenNanos. */
+    private void amend(String from, String reason, long seenNanos) {
+        synchronized (history) {
+            Failover last = null;
+            for (Failover f : history) {
+                if (f.from().equals(from)) {
+                    last = f;
+                }
+            }
+            if (last != null && seenNanos - last.seenNanos() < 1_000_000_000L && !last.reason().equals(reason)) {
+                Failover was = last;
+                history.replaceAll(f -> f == was ? f.withReason(reason) : f);
+                for (Pnic p : pnics) {
+                    if (p.awaitingFirstFrame == was) {
+                        p.awaitingFirstFrame = was.withReason(reason);
+                    }
+                }
+            }
+        }
+    }
+
     private void record(Failover f) {
         synchronized (history) {
             history.addLast(f);
@@ -679,6 +713,20 @@ public final class Uplink implements Port {
 
     String pfName() {
         return pf;
+    }
+
+    /** Reads the kernel's drop counts of every open socket (the link watcher, about once a second). */
+    void pollKernelStats() {
+        for (Pnic p : pnics) {
+            PacketSocket sock = p.socket;
+            if (sock != null) {
+                try {
+                    sock.pollKernelStats();
+                } catch (NativeException e) {
+                    // a socket closed meanwhile: nothing to read
+                }
+            }
+        }
     }
 
     /** Stops watching and closes every PNIC's socket (after the data path stopped). */

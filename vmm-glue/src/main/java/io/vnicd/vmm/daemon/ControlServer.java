@@ -182,7 +182,6 @@ final class ControlServer implements AutoCloseable {
         return false;
     }
 
-    /** One error line, written without waiting (it fits the socket buffer of a new connection), then close. */
     /** Refused clients whose connection is closed a little later, at most this many at once. */
     private static final int MAX_LINGERING = 64;
     private static final long LINGER_MILLIS = 500;
@@ -192,7 +191,8 @@ final class ControlServer implements AutoCloseable {
                     .name("vnicd-control-closer").daemon().unstarted(r));
 
     /**
-     * Answers the refusal without blocking and closes the connection a little later: a client that writes its
+     * Answers the refusal without waiting (one line fits a new connection's socket buffer) and closes the connection
+     * a little later: a client that writes its
      * request just after connecting then still reads why, instead of a broken pipe.
      */
     private static void refuse(SocketChannel client, String why) {
