@@ -238,7 +238,8 @@ final class LinkWatcher implements AutoCloseable {
      */
     private void reconcile(long seen) {
         for (int i = 0; i < names.size(); i++) {
-            if (inUse[i] && (!present[i] || usedIfindex[i] != ifindex[i])) {
+            if (usedIfindex[i] != 0 && (!present[i] || usedIfindex[i] != ifindex[i])) {
+                // the interface the uplink has a socket on is gone (it may have failed already as "set down")
                 inUse[i] = false;
                 usedIfindex[i] = 0;
                 uplink.nicDown(i, "deleted", true, seen);

@@ -20,9 +20,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -82,7 +80,7 @@ public final class Uplink implements Port {
     private int waitTicket;
     private long waitSince;
 
-    private final Deque<Failover> history = new ArrayDeque<>();
+    private final List<Failover> history = new ArrayList<>();
     private volatile Consumer<Boolean> carrierListener = up -> { };
     private volatile boolean carrier;
 
@@ -595,8 +593,7 @@ public final class Uplink implements Port {
         Failover f = nic.awaitingFirstFrame.withFirstFrame(System.nanoTime());
         nic.awaitingFirstFrame = null;
         synchronized (history) {
-            history.removeIf(h -> h.seenNanos() == f.seenNanos() && h.from().equals(f.from()));
-            history.addLast(f);
+            history.replaceAll(h -> h.seenNanos() == f.seenNanos() && h.from().equals(f.from()) ? f : h);
         }
         LOG.log(System.Logger.Level.INFO, () -> pf + " " + name + ": first frame out on " + nic.ifname + " "
                 + f.firstFrameMicros() + " us after " + f.from() + " " + f.reason());
@@ -625,7 +622,7 @@ public final class Uplink implements Port {
 
     private void record(Failover f) {
         synchronized (history) {
-            history.addLast(f);
+            history.add(f);
             while (history.size() > HISTORY) {
                 history.removeFirst();
             }

@@ -200,13 +200,17 @@ class UplinkTest {
             byte[] after = TestGuest.frame(FAR, MAC0, 200, 7);
             g0.send(after);
             assertNotNull(await(wb, x -> x.src() == MAC0 && x.type() == 0x0800, WAIT), "traffic continues on the other NIC");
+            long gone = System.nanoTime() + WAIT.toNanos();
+            while (!pf.uplink().nics().getFirst().state().equals("absent") && System.nanoTime() < gone) {
+                Thread.sleep(5);
+            }
             Failover f = pf.uplink().failovers().getLast();
             assertEquals(pa.a(), f.from());
             assertEquals(pb.a(), f.to());
             assertEquals("deleted", f.reason());
             assertEquals(1, f.stations());
             assertTrue(f.remapMicros() >= 0 && f.firstFrameMicros() >= f.remapMicros(), f.toString());
-            assertEquals("absent", pf.uplink().nics().getFirst().state());
+            assertEquals("absent", pf.uplink().nics().getFirst().state(), "its socket closed: the interface is gone");
             assertTrue(g0.frontend() != null && pf.virtualFunctions().getFirst().connected(), "the guest saw no link change");
 
             // The deleted interface comes back under its name: taken back as standby, without a restart.
