@@ -33,10 +33,15 @@ VNICD_JVM_FLAGS=(--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-acc
 # Runs a main class of vmm-glue with the project's JVM flags, building first when the build is missing or (unless
 # VNICD_NO_REBUILD=1, as for vnicctl next to a running daemon) older than the sources.
 vnicd_exec_main() {
-  local main=$1; shift
+  vnicd_exec_module_main vmm-glue "$@"
+}
+
+# The same for a main class of another module: vnicd_exec_module_main MODULE MAIN ARGS...
+vnicd_exec_module_main() {
+  local module=$1 main=$2; shift 2
   vnicd_find_jdk
-  local cp_file="$VNICD_ROOT/vmm-glue/target/classpath.txt"
-  local jar="$VNICD_ROOT/vmm-glue/target/vnicd-vmm-glue-0.1.0-SNAPSHOT.jar"
+  local cp_file="$VNICD_ROOT/$module/target/classpath.txt"
+  local jar="$VNICD_ROOT/$module/target/vnicd-$module-0.1.0-SNAPSHOT.jar"
   if [ ! -f "$cp_file" ] || [ ! -f "$jar" ] || { [ "${VNICD_NO_REBUILD:-0}" != 1 ] && \
      [ -n "$(find "$VNICD_ROOT" \( -path '*/src/main/*' -o -name pom.xml \) -newer "$jar" -print -quit 2>/dev/null)" ]; }; then
     echo "vnicd: building..." >&2
