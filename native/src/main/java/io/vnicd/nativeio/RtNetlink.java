@@ -267,6 +267,11 @@ public final class RtNetlink implements AutoCloseable {
         return handled;
     }
 
+    /** True while a dump asked for has not ended (NLMSG_DONE): the links it reports may not all be in yet. */
+    public boolean dumping() {
+        return dumpRunning || dumpWanted;
+    }
+
     private void dumpEnded() throws NativeException {
         dumpRunning = false;
         if (dumpWanted && fd >= 0) {

@@ -263,9 +263,6 @@ public final class PhysicalFunction implements AutoCloseable {
         if (uplink != null) {
             agent.add(uplink);
             uplink.start();
-            if (!uplink.linkUp()) {
-                wireReachable(false);
-            }
         }
         for (VirtualFunction vf : vfs) {
             vf.start();

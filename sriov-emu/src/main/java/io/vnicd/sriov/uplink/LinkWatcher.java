@@ -141,11 +141,7 @@ final class LinkWatcher implements AutoCloseable {
                         wake.drain();
                     }
                 }
-                int read = netlink.read(handler);
-                if (!dumped && read > 0) {
-                    dumped = true;
-                    ready.countDown();
-                }
+                netlink.read(handler);
                 if (recheck) {
                     recheck = false;
                     takeTransmitFailures();
@@ -154,6 +150,11 @@ final class LinkWatcher implements AutoCloseable {
                 pollCarriers();
                 long t = System.nanoTime();
                 reconcile(t);
+                if (!dumped && !netlink.dumping()) {
+                    // every link of the first dump was applied: the uplink knows what is there
+                    dumped = true;
+                    ready.countDown();
+                }
                 if (t - statsAt > 1_000_000_000L) {
                     statsAt = t;
                     uplink.pollKernelStats();

@@ -82,7 +82,13 @@ public final class Uplink implements Port {
 
     private final List<Failover> history = new ArrayList<>();
     private volatile Consumer<Boolean> carrierListener = up -> { };
+    /** Data path: a NIC is healthy. */
     private volatile boolean carrier;
+    /** Data path: changes of carrier, so that a delayed "down" knows it is still current. */
+    private volatile long carrierChanges;
+    /** What the listener was last told (it starts told "up": VFs start with their links up). */
+    private final java.util.concurrent.atomic.AtomicBoolean told = new java.util.concurrent.atomic.AtomicBoolean(true);
+    private volatile int downDelayMillis = DEFAULT_DOWN_DELAY_MILLIS;
 
     /**
      * @param ifnames the backing interfaces in order of preference
@@ -124,14 +130,33 @@ public final class Uplink implements Port {
         this.ingress = portIngress;
     }
 
-    /** Told true when the first PNIC becomes healthy, false when the last one fails. */
+    /**
+     * Told true when the first PNIC becomes healthy, false when none has been for the down delay; on the data
+     * path or a timer thread.
+     */
     public void onCarrier(Consumer<Boolean> listener) {
         this.carrierListener = listener;
     }
 
-    /** Starts watching the PNICs; returns once their present state is known and the healthy ones are in use. */
+    /** How long no NIC must be healthy before the VFs' links go down (0: at once). */
+    public void setDownDelay(java.time.Duration delay) {
+        this.downDelayMillis = (int) Math.max(0, Math.min(60_000, delay.toMillis()));
+    }
+
+    /** Whether the listener was told the wire is reachable (what the VFs' links show). */
+    public boolean carrierTold() {
+        return told.get();
+    }
+
+    /**
+     * Starts watching the PNICs; returns once their present state is known and the healthy ones are in use. With
+     * none healthy, the listener is told so at once (the PF's VFs then start with their links down).
+     */
     public void start() throws IOException {
         watcher.start();
+        if (!carrier && told.compareAndSet(true, false)) {
+            tell(false);
+        }
     }
 
     // ---- Port -------------------------------------------------------------------------------------------------
@@ -660,14 +685,41 @@ public final class Uplink implements Port {
         }
     }
 
+    /**
+     * The wire's reachability changed on the data path. Up is told at once; down only once no NIC has been healthy
+     * for {@link #downDelayMillis} (bonding's downdelay): a VF's link going down costs its guest a reconnection, and a
+     * flap storm, or two NICs failing over each other, must not cost the guests that.
+     */
     private void setCarrier(boolean up) {
-        if (carrier != up) {
-            carrier = up;
-            LOG.log(up ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
-                    () -> pf + " " + name + ": " + (up ? "a backing NIC is healthy again" : "no backing NIC is healthy"));
-            carrierListener.accept(up);
+        if (carrier == up) {
+            return;
         }
+        carrier = up;
+        long generation = ++carrierChanges;
+        if (up) {
+            if (told.compareAndSet(false, true)) {
+                tell(true);
+            }
+            return;
+        }
+        TIMER.schedule(() -> {
+            if (carrierChanges == generation && !carrier && told.compareAndSet(true, false)) {
+                tell(false);
+            }
+        }, downDelayMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
     }
+
+    private void tell(boolean up) {
+        LOG.log(up ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
+                () -> pf + " " + name + ": " + (up ? "a backing NIC is healthy again" : "no backing NIC is healthy"));
+        carrierListener.accept(up);
+    }
+
+    /** How long no NIC must be healthy before the PF is told the wire is unreachable. */
+    public static final int DEFAULT_DOWN_DELAY_MILLIS = 100;
+    private static final java.util.concurrent.ScheduledExecutorService TIMER =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform()
+                    .name("uplink-carrier").daemon().unstarted(r));
 
     // ---- status -----------------------------------------------------------------------------------------------
 
@@ -702,6 +754,41 @@ public final class Uplink implements Port {
     /** Stations (source MAC and VLAN) that sent through the uplink. */
     public int stations() {
         return stations.size();
+    }
+
+    /** One station behind the uplink: its MAC, VLAN, the NIC it is mapped to, the IPv4 addresses it was seen using. */
+    public record Station(long mac, int vlan, String nic, List<Integer> ips) {
+    }
+
+    /** The stations and the NIC each is on, read on the data path (a consistent snapshot). */
+    public List<Station> stationMap() {
+        List<Station> out = new ArrayList<>();
+        agent.execute(() -> {
+            for (int slot = 0; slot < stations.capacity(); slot++) {
+                if (stations.used(slot)) {
+                    List<Integer> ips = new ArrayList<>();
+                    for (int k = 0; k < Stations.IPS; k++) {
+                        if (stations.ip(slot, k) != 0) {
+                            ips.add(stations.ip(slot, k));
+                        }
+                    }
+                    out.add(new Station(stations.mac(slot), stations.vlan(slot), pnics[stations.pnic(slot)].ifname, ips));
+                }
+            }
+        });
+        return out;
+    }
+
+    /** True while a frame is queued on a NIC's ring that the kernel has not taken, or a received frame waits. */
+    public boolean busy() {
+        boolean[] b = {false};
+        agent.execute(() -> {
+            b[0] = waitingPnic >= 0;
+            for (Pnic p : pnics) {
+                b[0] |= p.pending || (p.socket != null && p.socket.txPending());
+            }
+        });
+        return b[0];
     }
 
     PacketSocket.Options options() {

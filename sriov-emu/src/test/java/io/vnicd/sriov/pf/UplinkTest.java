@@ -235,6 +235,67 @@ class UplinkTest {
     }
 
     @Test
+    void shouldLeaveEveryStationOnAHealthyNicAfterAFlapStorm() throws Exception {
+        TestNetwork.VethPair pa = pair("fa", "ga");
+        TestNetwork.VethPair pb = pair("fb", "gb");
+        start(AggregationPolicy.VF, 0, pa.a(), pb.a());
+        try (TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock"));
+             TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"))) {
+            Links.awaitUp(pf, 2);
+            g0.send(arpFrom(MAC0, IP0, FAR));
+            g1.send(arpFrom(MAC1, IP0 + 1, FAR));
+            // 100 carrier flaps within a second or two, on both NICs, the VFs sending all along
+            Thread storm = Thread.ofPlatform().start(() -> {
+                for (int i = 0; i < 50; i++) {
+                    for (String far : List.of(pa.b(), pb.b())) {
+                        net.setDown(far);
+                        net.setUp(far);
+                    }
+                }
+            });
+            int sent = 0;
+            while (storm.isAlive()) {
+                g0.send(TestGuest.frame(FAR, MAC0, 64, sent));
+                g1.send(TestGuest.frame(FAR, MAC1, 64, sent));
+                sent++;
+                Thread.sleep(1);
+            }
+            storm.join();
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (!List.of("active", "active").equals(pf.uplink().nics().stream().map(Uplink.NicStatus::state).toList())
+                    && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertEquals(List.of("active", "active"), pf.uplink().nics().stream().map(Uplink.NicStatus::state).toList(),
+                    "both NICs are back in use");
+            assertTrue(pf.uplink().failovers().size() >= 10, "the storm was seen: " + pf.uplink().failovers().size());
+            // every station is on a healthy NIC, and a frame from each reaches the wire there
+            g0.send(TestGuest.frame(FAR, MAC0, 64, 9999));
+            g1.send(TestGuest.frame(FAR, MAC1, 64, 9999));
+            PacketSocket wa = wire(pa.b());
+            PacketSocket wb = wire(pb.b());
+            for (Uplink.Station st : pf.uplink().stationMap()) {
+                assertTrue(List.of(pa.a(), pb.a()).contains(st.nic()), st.toString());
+                PacketSocket w = st.nic().equals(pa.a()) ? wa : wb;
+                byte[] probe = TestGuest.frame(FAR, st.mac(), 70, 77);
+                (st.mac() == MAC0 ? g0 : g1).send(probe);
+                assertNotNull(await(w, x -> x.src() == st.mac() && x.frame().length == 70, WAIT),
+                        "station " + MacAddress.format(st.mac()) + " sends on " + st.nic());
+            }
+            deadline = System.nanoTime() + WAIT.toNanos();
+            while (pf.uplink().busy() && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertFalse(pf.uplink().busy(), "no frame stuck in a NIC's ring");
+            for (VirtualFunction vf : pf.virtualFunctions()) {
+                assertFalse(vf.device().queuePair(0).isWaiting(), vf.name() + ": no frame waiting in its queue");
+            }
+            assertEquals(sent + 2 + 1, pf.virtualFunctions().get(0).device().queuePair(0).txFrames(),
+                    "vf0's queue took every frame it was given");
+        }
+    }
+
+    @Test
     void shouldTakeTheVfsLinksDownWhileNoNicIsHealthy() throws Exception {
         TestNetwork.VethPair p = pair("ul", "wl");
         start(AggregationPolicy.ACTIVE_BACKUP, 0, p.a());

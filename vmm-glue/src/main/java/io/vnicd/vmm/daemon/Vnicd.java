@@ -76,8 +76,10 @@ public final class Vnicd implements AutoCloseable {
                     pf.setRxQuota(added.port(), vc.rxQuotaOrDefault());
                 }
                 if (!pc.uplinksOrEmpty().isEmpty()) {
-                    pf.addUplink(pc.uplinksOrEmpty(), AggregationPolicy.parse(pc.aggregation() == null ? "active-backup"
-                            : pc.aggregation().policyOrDefault()), pc.aggregation() != null && pc.aggregation().failbackOrDefault());
+                    VnicdConfig.AggregationConfig agg = pc.aggregation() != null ? pc.aggregation()
+                            : new VnicdConfig.AggregationConfig(null, null);
+                    pf.addUplink(pc.uplinksOrEmpty(), AggregationPolicy.parse(agg.policyOrDefault()), agg.failbackOrDefault())
+                            .setDownDelay(Duration.ofMillis(agg.downDelayOrDefault()));
                 }
                 pf.setMaxQuotaWait(Duration.ofNanos(pc.quotaWaitMicrosOrDefault() * 1000));
                 if (pc.numa() != null) {

@@ -106,8 +106,19 @@ public record VnicdConfig(
      * @param policy   active-backup (default), vf, l2 or l34
      * @param failback take the preferred uplink back as soon as it returns (default false, as bonding's
      *                 primary_reselect=failure would)
+     * @param downDelayMillis how long no uplink must be healthy before the VFs' links go down (default 100,
+     *                 bonding's downdelay): a flap storm or NICs failing over each other cost the guests nothing
      */
-    public record AggregationConfig(@JsonProperty("policy") String policy, @JsonProperty("failback") Boolean failback) {
+    public record AggregationConfig(@JsonProperty("policy") String policy, @JsonProperty("failback") Boolean failback,
+                                    @JsonProperty("downDelayMillis") Integer downDelayMillis) {
+        public AggregationConfig(String policy, Boolean failback) {
+            this(policy, failback, null);
+        }
+
+        public int downDelayOrDefault() {
+            return downDelayMillis == null ? 100 : downDelayMillis;
+        }
+
         public String policyOrDefault() {
             return policy == null ? "active-backup" : policy;
         }
@@ -279,6 +290,11 @@ public record VnicdConfig(
             if (pf.aggregation() != null) {
                 if (pf.uplinksOrEmpty().isEmpty()) {
                     problems.add(where + " (" + pf.name() + "): aggregation is set but the PF has no uplinks");
+                }
+                if (pf.aggregation().downDelayMillis() != null
+                        && (pf.aggregation().downDelayMillis() < 0 || pf.aggregation().downDelayMillis() > 60_000)) {
+                    problems.add(where + " (" + pf.name() + "): aggregation.downDelayMillis " + pf.aggregation().downDelayMillis()
+                            + " is outside 0..60000");
                 }
                 try {
                     io.vnicd.sriov.uplink.AggregationPolicy.parse(pf.aggregation().policyOrDefault());
