@@ -4,7 +4,6 @@ import io.vnicd.sriov.uplink.Failover;
 import io.vnicd.sriov.uplink.NicCounter;
 import io.vnicd.sriov.uplink.Uplink;
 import io.vnicd.testkit.Peers;
-import io.vnicd.testkit.TestNetwork;
 import io.vnicd.vmm.daemon.Vnicd;
 import io.vnicd.vmm.daemon.VnicdConfig;
 import io.vnicd.vmm.qemu.GuestImage;
@@ -97,45 +96,8 @@ public final class FailoverDrill {
         return out;
     }
 
-    /** The wire: a bridge with the host on it in its own namespace, and the veth pairs that serve as PNICs. */
-    private static final class Wire implements AutoCloseable {
-        final TestNetwork net = TestNetwork.create("drill");
-        final String ns = net.netns("wire");
-        final String bridge = net.bridge("br", ns);
-        final String[] pnic = new String[2];
-        final String[] far = new String[2];
-
-        Wire() {
-            net.address(ns, bridge, HOST_IP + "/24");
-            net.quiet(ns, bridge);
-            for (int i = 0; i < 2; i++) {
-                attach(i);
-            }
-        }
-
-        /** (Re)creates PNIC i: a veth pair, its far end on the bridge. */
-        void attach(int i) {
-            TestNetwork.VethPair p = net.veth("pnic" + i, "w" + i, ns, null);
-            net.quiet(null, p.a());
-            net.quiet(ns, p.b());
-            net.addToBridge(ns, p.b(), bridge);
-            pnic[i] = p.a();
-            far[i] = p.b();
-        }
-
-        Process start(String... cmd) throws IOException {
-            List<String> all = new ArrayList<>(List.of("ip", "netns", "exec", ns));
-            all.addAll(List.of(cmd));
-            return new ProcessBuilder(all).redirectErrorStream(true).start();
-        }
-
-        @Override
-        public void close() {
-            net.close();
-        }
-    }
-
-    private static GuestImage image() throws IOException {
+    /** The test guest's image; QEMU and ping are required (in CI a missing one fails, see Peers). */
+    public static GuestImage image() throws IOException {
         Peers.executable(QemuLauncher.DEFAULT_BINARY, "apt-get install qemu-system-x86");
         Peers.executable("ping", "apt-get install iputils-ping");
         return GuestImage.locate();
@@ -149,9 +111,9 @@ public final class FailoverDrill {
     List<Measurement> remapping() throws Exception {
         GuestImage image = image();
         Path d = Files.createDirectories(dir.resolve("remap"));
-        try (Wire wire = new Wire()) {
+        try (Wire wire = new Wire(HOST_IP + "/24")) {
             VnicdConfig config = new VnicdConfig(null, null, List.of(new VnicdConfig.PfConfig("pf0", List.of(vf(d, "vf0")),
-                    List.of(wire.pnic[0], wire.pnic[1]), new VnicdConfig.AggregationConfig("active-backup", false))));
+                    List.of(wire.pnic(0), wire.pnic(1)), new VnicdConfig.AggregationConfig("active-backup", false))));
             try (Vnicd vnicd = new Vnicd(config.validate()).start();
                  QemuGuest guest = QemuLauncher.builder(image, d, "remap")
                          .nic(QemuNic.vhostUser("vf0", "52:54:00:77:00:02", d.resolve("vf0.sock")).withReconnect(1))
@@ -160,15 +122,15 @@ public final class FailoverDrill {
                          .build().start()) {
                 Uplink up = vnicd.physicalFunction("pf0").uplink();
                 guest.awaitMarker("listening tcp 5001", BOOT);
-                awaitReachable(wire);
+                awaitReachable(wire, GUEST_IP);
                 List<Measurement> out = new ArrayList<>();
                 out.add(measure("vnicd remapping", "ip link del", wire, guest, 5001, 1,
-                        () -> wire.net.delete(wire.pnic[0]), t0 -> firstFrame(up, t0), () -> record(up)));
+                        () -> wire.net().delete(wire.pnic(0)), t0 -> firstFrame(up, t0), () -> record(up)));
                 wire.attach(0);
                 awaitState(up, 0, "standby");
                 guest.awaitMarker("listening tcp 5002", BOOT);
                 out.add(measure("vnicd remapping", "carrier loss", wire, guest, 5002, 2,
-                        () -> wire.net.setDown(wire.ns, wire.far[1]), t0 -> firstFrame(up, t0), () -> record(up)));
+                        () -> wire.net().setDown(wire.ns(), wire.far(1)), t0 -> firstFrame(up, t0), () -> record(up)));
                 return out;
             }
         }
@@ -178,10 +140,10 @@ public final class FailoverDrill {
     List<Measurement> bonding() throws Exception {
         GuestImage image = image();
         Path d = Files.createDirectories(dir.resolve("bond"));
-        try (Wire wire = new Wire()) {
+        try (Wire wire = new Wire(HOST_IP + "/24")) {
             VnicdConfig config = new VnicdConfig(null, null, List.of(
-                    new VnicdConfig.PfConfig("pf0", List.of(vf(d, "vf0")), List.of(wire.pnic[0]), null),
-                    new VnicdConfig.PfConfig("pf1", List.of(vf(d, "vf1")), List.of(wire.pnic[1]), null)));
+                    new VnicdConfig.PfConfig("pf0", List.of(vf(d, "vf0")), List.of(wire.pnic(0)), null),
+                    new VnicdConfig.PfConfig("pf1", List.of(vf(d, "vf1")), List.of(wire.pnic(1)), null)));
             try (Vnicd vnicd = new Vnicd(config.validate()).start();
                  QemuGuest guest = QemuLauncher.builder(image, d, "bond")
                          .nic(QemuNic.vhostUser("vf0", "52:54:00:77:00:12", d.resolve("vf0.sock")).withReconnect(1))
@@ -191,28 +153,28 @@ public final class FailoverDrill {
                          .build().start()) {
                 guest.awaitMarker("bond bond0 active eth0", BOOT);
                 guest.awaitMarker("listening tcp 5001", BOOT);
-                awaitReachable(wire);
+                awaitReachable(wire, GUEST_IP);
                 Uplink up0 = vnicd.physicalFunction("pf0").uplink();
                 Uplink up1 = vnicd.physicalFunction("pf1").uplink();
                 List<Measurement> out = new ArrayList<>();
                 out.add(measure("bonding in the guest", "ip link del", wire, guest, 5001, 1,
-                        () -> wire.net.delete(wire.pnic[0]), t0 -> firstTransmit(up1, t0), () -> "miimon 100, VF link down"));
+                        () -> wire.net().delete(wire.pnic(0)), t0 -> firstTransmit(up1, t0), () -> "miimon 100, VF link down"));
                 guest.awaitMarker("bond bond0 active eth1", BOOT);
                 wire.attach(0);
                 awaitState(up0, 0, "active");
                 guest.awaitConsole("carrier eth0 up", BOOT);
                 guest.awaitMarker("listening tcp 5002", BOOT);
                 out.add(measure("bonding in the guest", "carrier loss", wire, guest, 5002, 2,
-                        () -> wire.net.setDown(wire.ns, wire.far[1]), t0 -> firstTransmit(up0, t0), () -> "miimon 100, VF link down"));
+                        () -> wire.net().setDown(wire.ns(), wire.far(1)), t0 -> firstTransmit(up0, t0), () -> "miimon 100, VF link down"));
                 return out;
             }
         }
     }
 
     /** Until the host's pings are answered (the guest's address is up and ARP resolved). */
-    private static void awaitReachable(Wire wire) throws Exception {
+    public static void awaitReachable(Wire wire, String ip) throws Exception {
         long deadline = System.nanoTime() + BOOT.toNanos();
-        while (!wire.net.exec(wire.ns, "ping", "-c", "1", "-W", "1", GUEST_IP).ok()) {
+        while (!wire.net().exec(wire.ns(), "ping", "-c", "1", "-W", "1", ip).ok()) {
             if (System.nanoTime() > deadline) {
                 throw new IOException("the guest never answered pings from the wire");
             }
@@ -283,9 +245,7 @@ public final class FailoverDrill {
                                 Failure fail, FirstFrame firstFrame, java.util.function.Supplier<String> note) throws Exception {
         Process ping = wire.start("ping", "-D", "-n", "-i", String.format(Locale.ROOT, "%.3f", options.pingIntervalMillis / 1000),
                 "-c", Integer.toString(options.pingCount()), "-W", "1", GUEST_IP);
-        String java = ProcessHandle.current().info().command().orElse("java");
-        Process sender = wire.start(java, "-cp", System.getProperty("java.class.path"), StreamSender.class.getName(),
-                GUEST_IP, Integer.toString(port), Long.toString(options.streamBytes), Double.toString(options.streamSeconds));
+        Process sender = wire.startJava(StreamSender.class, GUEST_IP, Integer.toString(port), Long.toString(options.streamBytes), Double.toString(options.streamSeconds));
         Thread.sleep((long) (options.failAfterSeconds * 1000));
         double failedAt = System.currentTimeMillis() / 1000.0;
         long t0 = System.nanoTime();
