@@ -214,7 +214,10 @@ public final class PhysicalFunction implements AutoCloseable {
         if (portOf(UPLINK) >= 0) {
             throw new IllegalArgumentException(name + ": a VF is called " + UPLINK);
         }
-        Uplink u = new Uplink(name, UPLINK, ifnames, policy, failback, PacketSocket.Options.defaults(), agent, vswitch);
+        // Promiscuous: frames for the VFs' MACs, which a physical NIC's filter would drop; qdisc bypass: the uplink
+        // queues in its own ring, and the kernel's qdisc would only add a lock and a copy of the decision
+        Uplink u = new Uplink(name, UPLINK, ifnames, policy, failback,
+                PacketSocket.Options.defaults().withPromiscuous(true).withQdiscBypass(true), agent, vswitch);
         u.attach(vswitch.addPort(u, VSwitch.TRUNK), ingress);
         u.onCarrier(this::wireReachable);
         uplink = u;
