@@ -407,13 +407,17 @@ public final class Uplink implements Port {
         return false;
     }
 
+    /**
+     * End of the round: kicks each NIC that has frames queued, new ones or ones the kernel did not take at the last
+     * kick (it was busy, or its queue stopped during a carrier flap): a frame is never left in a ring unkicked.
+     */
     @Override
     public void flush() {
         for (Pnic nic : pnics) {
             nic.mirror();
-            if (nic.pending) {
+            PacketSocket s = nic.socket;
+            if (nic.pending || (s != null && s.txPending())) {
                 nic.pending = false;
-                PacketSocket s = nic.socket;
                 if (s == null) {
                     continue;
                 }
