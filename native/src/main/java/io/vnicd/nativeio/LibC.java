@@ -40,6 +40,12 @@ public final class LibC {
     /** fcntl(2) commands (asm-generic/fcntl.h, linux/fcntl.h). */
     public static final int F_GETFL = 3;
     public static final int F_SETFL = 4;
+    /** memfd seals (linux/fcntl.h): F_ADD_SEALS, F_GET_SEALS and the seals themselves. */
+    public static final int F_ADD_SEALS = 1033;
+    public static final int F_GET_SEALS = 1034;
+    public static final int F_SEAL_SEAL = 0x0001;
+    public static final int F_SEAL_SHRINK = 0x0002;
+    public static final int F_SEAL_GROW = 0x0004;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final SymbolLookup LIBC = LINKER.defaultLookup();
@@ -347,7 +353,7 @@ public final class LibC {
         return write(fd, s.word, 8) == 8;
     }
 
-    /** fcntl(2) with an int argument (F_GETFL, F_SETFL); returns its non-negative result. */
+    /** fcntl(2) with an int argument (F_GETFL, F_SETFL, F_ADD_SEALS, F_GET_SEALS); returns its non-negative result. */
     public static int fcntl(int fd, int cmd, int arg, String what) throws NativeException {
         Scratch s = scratch();
         int r;

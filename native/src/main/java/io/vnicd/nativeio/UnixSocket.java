@@ -39,9 +39,16 @@ public final class UnixSocket implements AutoCloseable {
     private final Path path;
     // GC-managed: a thread blocked in recvmsg may still use these when another closes the socket.
     private final Arena arena = Arena.ofAuto();
+    // Receiving and sending have structures (and locks) of their own: one thread may block in a receive while
+    // another sends on the same socket.
     private final MemorySegment msghdr = arena.allocate(MSGHDR_SIZE, 8);
     private final MemorySegment iov = arena.allocate(16, 8);
     private final MemorySegment control = arena.allocate(CONTROL_SIZE, 8);
+    private final MemorySegment sendMsghdr = arena.allocate(MSGHDR_SIZE, 8);
+    private final MemorySegment sendIov = arena.allocate(16, 8);
+    private final MemorySegment sendControl = arena.allocate(CONTROL_SIZE, 8);
+    private final Object receiving = new Object();
+    private final Object sending = new Object();
     private volatile boolean closed;
 
     private UnixSocket(int fd, Path path) {
@@ -108,13 +115,38 @@ public final class UnixSocket implements AutoCloseable {
         return fd;
     }
 
+    /** The connected peer's credentials (SO_PEERCRED), as the kernel saw them when it connected. */
+    public record PeerCredentials(int pid, int uid, int gid) {
+    }
+
+    private static final int SO_PEERCRED = 17;
+
+    /**
+     * The peer's pid, uid and gid (SO_PEERCRED: struct ucred, three ints).
+     * <pre> 0 pid  4 uid  8 gid </pre>
+     */
+    public PeerCredentials peerCredentials() throws NativeException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment cred = a.allocate(12, 4);
+            LibC.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred);
+            return new PeerCredentials(cred.get(ValueLayout.JAVA_INT, 0), cred.get(ValueLayout.JAVA_INT, 4),
+                    cred.get(ValueLayout.JAVA_INT, 8));
+        }
+    }
+
     /**
      * Receives up to len bytes into buf with any descriptors that came with them. Descriptors beyond
      * fds.length are closed and reported as an error: a message is never half-understood.
      *
      * @return bytes received (0 when the peer closed); the number of fds is in {@link #lastFdCount()}.
      */
-    public synchronized long receive(MemorySegment buf, long len, int[] fds) throws NativeException {
+    public long receive(MemorySegment buf, long len, int[] fds) throws NativeException {
+        synchronized (receiving) {
+            return receiveLocked(buf, len, fds);
+        }
+    }
+
+    private long receiveLocked(MemorySegment buf, long len, int[] fds) throws NativeException {
         msghdr.fill((byte) 0);
         iov.set(ValueLayout.ADDRESS, 0, buf);
         iov.set(ValueLayout.JAVA_LONG, 8, len);
@@ -147,8 +179,10 @@ public final class UnixSocket implements AutoCloseable {
     private int lastFdCount;
 
     /** How many descriptors the last {@link #receive} delivered. */
-    public synchronized int lastFdCount() {
-        return lastFdCount;
+    public int lastFdCount() {
+        synchronized (receiving) {
+            return lastFdCount;
+        }
     }
 
     /** Reads exactly len bytes (no descriptors expected); false when the peer closed first. */
@@ -168,10 +202,19 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     /** Sends len bytes of buf, with fds attached to the first byte when there are any. */
-    public synchronized void send(MemorySegment buf, long len, int[] fds, int fdCount) throws NativeException {
+    public void send(MemorySegment buf, long len, int[] fds, int fdCount) throws NativeException {
+        synchronized (sending) {
+            sendLocked(buf, len, fds, fdCount);
+        }
+    }
+
+    private void sendLocked(MemorySegment buf, long len, int[] fds, int fdCount) throws NativeException {
         if (fdCount > MAX_FDS) {
             throw new NativeException("sendmsg", fdCount + " descriptors exceed " + MAX_FDS);
         }
+        MemorySegment msghdr = sendMsghdr;
+        MemorySegment iov = sendIov;
+        MemorySegment control = sendControl;
         msghdr.fill((byte) 0);
         iov.set(ValueLayout.ADDRESS, 0, buf);
         iov.set(ValueLayout.JAVA_LONG, 8, len);

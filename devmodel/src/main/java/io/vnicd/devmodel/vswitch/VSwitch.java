@@ -53,6 +53,8 @@ public final class VSwitch {
     private final List<Port> portList = new ArrayList<>();
     private Port[] portArray = new Port[0];
     private int[] portVlan = new int[0];
+    /** Per port: its horizon (see {@link #horizon}). */
+    private int[] portHorizon = new int[0];
     private CounterBlock[] counters = new CounterBlock[0];
     private final long[] keys;
     private final int[] ports;
@@ -96,8 +98,11 @@ public final class VSwitch {
         vlans[n] = vlan;
         CounterBlock[] cs = java.util.Arrays.copyOf(counters, n + 1);
         cs[n] = port.counters();
+        int[] hs = java.util.Arrays.copyOf(portHorizon, n + 1);
+        hs[n] = horizon(port.kind());
         // Arrays before the port list the data path walks: a round sees a port only with its VLAN and counters.
         portVlan = vlans;
+        portHorizon = hs;
         counters = cs;
         portArray = portList.toArray(new Port[0]);
         return n;
@@ -148,6 +153,57 @@ public final class VSwitch {
         pinned[slot] = true;
         lastSeen[slot] = now;
         keys[slot] = key;
+    }
+
+    /** The port mac in vlan is at (a live entry, static or learned), or -1. Data-path thread, or a racy read. */
+    public int entryPort(long mac, int vlan) {
+        int slot = lookup(key(mac, vlan));
+        return slot < 0 ? -1 : ports[slot];
+    }
+
+    /** Removes mac in vlan from the table (static or learned). Data-path thread (a command). */
+    public void removeEntry(long mac, int vlan) {
+        int slot = lookupAny(key(mac, vlan));
+        if (slot >= 0) {
+            clearSlot(slot);
+        }
+    }
+
+    /** Removes every entry that points at port (its peer went away, its VNICs with it). Data-path thread. */
+    public int flushPort(int port) {
+        int n = 0;
+        for (int i = 0; i < keys.length; i++) {
+            if (keys[i] != EMPTY && ports[i] == port) {
+                clearSlot(i);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** The slot holding key, live or not, or -1. */
+    private int lookupAny(long key) {
+        int i = hash(key) & mask;
+        for (int probe = 0; probe < MAX_PROBE; probe++, i = (i + 1) & mask) {
+            if (keys[i] == key) {
+                return i;
+            }
+            if (keys[i] == EMPTY) {
+                return -1;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Frees a slot without breaking the probe chains of the keys after it: it stays occupied, by an entry that is
+     * aged out at once and unpinned, so lookups walk past it and learning reuses it.
+     */
+    private void clearSlot(int slot) {
+        pinned[slot] = false;
+        lastSeen[slot] = now - ageingNanos - 1;
+        keys[slot] = key(0, 4095);
+        ports[slot] = -1;
     }
 
     /** Advances the switch's clock (once per data-path round: reading the clock per frame would cost more). */
@@ -202,6 +258,30 @@ public final class VSwitch {
         return reusable;
     }
 
+    private static final int LOCAL = 0;
+    private static final int PEER = 1;
+    private static final int WIRE = 2;
+
+    /**
+     * Which side of the PF a port is on: its own VNICs (VFs, a router), another daemon's (proxy VNICs), or the wire
+     * (the uplink, tunnels). Frames never go between a peer and the wire, nor from the wire back to the wire: each
+     * daemon reaches the wire by its own uplink, and a daemon that forwarded a peer's or the wire's frames to the
+     * wire again would make loops and duplicates (split horizon, as VPLS and EVPN do). Peers may reach peers (a
+     * daemon that others joined forwards between them).
+     */
+    static int horizon(Port.Kind kind) {
+        return switch (kind) {
+            case VF, ROUTER -> LOCAL;
+            case PROXY -> PEER;
+            case UPLINK, TUNNEL -> WIRE;
+        };
+    }
+
+    /** True when a frame from a port of horizon in may not leave by one of horizon out. */
+    private static boolean beyondHorizon(int in, int out) {
+        return in != LOCAL && out != LOCAL && (in == WIRE || out == WIRE);
+    }
+
     /** The VLAN a frame that entered at ingress is switched in: the access port's, or the frame's own on a trunk. */
     public int vlanOf(int ingress, int frameVlan) {
         int v = portVlan[ingress];
@@ -234,7 +314,8 @@ public final class VSwitch {
             int slot = lookup(key(dst, vlan));
             if (slot >= 0) {
                 int port = ports[slot];
-                if (port == ingress) {
+                int[] h = portHorizon;
+                if (port == ingress || beyondHorizon(h[ingress], h[port])) {
                     in.increment(PortCounter.FILTERED.ordinal());
                     return Port.SENT;
                 }
@@ -249,9 +330,11 @@ public final class VSwitch {
     /** Delivers to every port of vlan and every trunk but ingress; a port that is busy counts an output drop. */
     private void flood(int ingress, int vlan, MemorySegment frame, long offset, int length) {
         int[] vlans = portVlan;
+        int[] h = portHorizon;
+        int from = h[ingress];
         for (int port = 0; port < vlans.length; port++) {
             int v = vlans[port];
-            if (port != ingress && (v == vlan || v == TRUNK)) {
+            if (port != ingress && (v == vlan || v == TRUNK) && !beyondHorizon(from, h[port])) {
                 if (deliver(port, vlan, frame, offset, length) == Port.BUSY) {
                     counters[port].increment(PortCounter.OUT_DROPS.ordinal());
                 }

@@ -18,6 +18,13 @@ import io.vnicd.devmodel.port.PortCounter;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.nativeio.NativeException;
 import io.vnicd.nativeio.PacketSocket;
+import io.vnicd.devmodel.proxy.FrameChannel;
+import io.vnicd.nativeio.EventFd;
+import io.vnicd.sriov.peer.PeerHost;
+import io.vnicd.sriov.peer.PeerLink;
+import io.vnicd.sriov.peer.PeerAddress;
+import io.vnicd.sriov.peer.ProxyCounter;
+import io.vnicd.sriov.peer.ProxyPort;
 import io.vnicd.sriov.uplink.AggregationPolicy;
 import io.vnicd.sriov.uplink.Uplink;
 import io.vnicd.virtio.datapath.DataPathAgent;
@@ -42,7 +49,7 @@ import java.util.Map;
  * buffers (pools, quotas, placement), {@link VfPort} is a VF as a port; this class builds them and owns their
  * lifecycle.
  */
-public final class PhysicalFunction implements AutoCloseable {
+public final class PhysicalFunction implements AutoCloseable, PeerHost {
     private static final System.Logger LOG = System.getLogger(PhysicalFunction.class.getName());
 
     private final String name;
@@ -54,11 +61,14 @@ public final class PhysicalFunction implements AutoCloseable {
     private final List<VirtualFunction> vfs = new ArrayList<>();
     private VfPort[] vfPorts = new VfPort[0];
     private final List<Long> rxQuota = new ArrayList<>();
+    private boolean started;
     private Topology topology;
     private AllocationPolicy allocPolicy = AllocationPolicy.LOCAL_TO_NIC;
     private int nicNode;
     private RxBuffers buffers;
     private Uplink uplink;
+    private final List<PeerLink> peerLinks = new ArrayList<>();
+    private final List<ProxyPort> proxies = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** The clock of the current data-path round (read once per round, for the switch's ageing and below). */
     private long roundNanos;
 
@@ -236,6 +246,120 @@ public final class PhysicalFunction implements AutoCloseable {
         }
     }
 
+    /**
+     * Joins this PF to the other daemons that name socket (US20110090915): the first to come listens there, the
+     * rest connect; each peer's VNICs are then reached through a proxy port and a shared-memory channel. Before or
+     * after start.
+     */
+    public synchronized PeerLink addPeer(Path socket) throws IOException {
+        PeerLink link = new PeerLink(socket, this);
+        peerLinks.add(link);
+        if (started) {
+            link.start();
+        }
+        return link;
+    }
+
+    public List<PeerLink> peerLinks() {
+        return List.copyOf(peerLinks);
+    }
+
+    /** Every proxy port (one per peer this PF had at once), attached or not. */
+    public List<ProxyPort> proxies() {
+        return List.copyOf(proxies);
+    }
+
+    /** Most addresses one peer may map to its proxy. */
+    static final int MAX_PEER_ADDRESSES = 4096;
+
+    @Override
+    public String peerName() {
+        return name + "@" + ProcessHandle.current().pid();
+    }
+
+    @Override
+    public synchronized ProxyPort proxyFor(PeerLink link, String peer) {
+        ProxyPort free = null;
+        for (ProxyPort p : link.proxies()) {
+            if (!p.linkUp() && (free == null || p.peer().startsWith(peer + "("))) {
+                free = p;
+            }
+        }
+        if (free != null) {
+            return free;
+        }
+        ProxyPort p = new ProxyPort(name, "proxy" + proxies.size(), agent);
+        agent.execute(() -> p.attachTo(vswitch.addPort(p, VSwitch.TRUNK), ingress));
+        agent.add(p);
+        proxies.add(p);
+        link.made(p);
+        return p;
+    }
+
+    @Override
+    public void attach(ProxyPort proxy, String peer, FrameChannel channel, EventFd wakeMe, EventFd wakePeer,
+                       Runnable onBroken) {
+        agent.execute(() -> proxy.attach(peer, channel, wakeMe, wakePeer, onBroken));
+    }
+
+    @Override
+    public void detach(ProxyPort proxy) {
+        agent.execute(() -> {
+            proxy.detach();
+            vswitch.flushPort(proxy.switchPort());
+            proxy.proxyStatus().set(ProxyCounter.ADDRESSES.ordinal(), 0);
+        });
+    }
+
+    @Override
+    public List<PeerAddress> addresses(ProxyPort toward) {
+        List<PeerAddress> out = new ArrayList<>();
+        for (VSwitch.Entry e : vswitch.entries()) {
+            if (e.port() < 0 || e.port() >= vswitch.portCount() || e.port() == toward.switchPort()) {
+                continue;
+            }
+            Port.Kind k = vswitch.port(e.port()).kind();
+            if (k == Port.Kind.VF || k == Port.Kind.PROXY) {
+                out.add(new PeerAddress(true, e.mac(), e.vlan()));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Maps what the peer announced to its proxy. Addresses this PF's own VNICs have (and those behind another
+     * proxy) stay where they are: a peer cannot take over a local station's traffic by claiming its MAC.
+     */
+    @Override
+    public int apply(ProxyPort proxy, List<PeerAddress> changes) {
+        int[] held = {0};
+        agent.execute(() -> {
+            int port = proxy.switchPort();
+            int count = (int) proxy.proxyStatus().get(ProxyCounter.ADDRESSES.ordinal());
+            for (PeerAddress m : changes) {
+                int at = vswitch.entryPort(m.mac(), m.vlan());
+                if (m.add()) {
+                    if (at == port || count >= MAX_PEER_ADDRESSES
+                            || (at >= 0 && vswitch.port(at).kind() != Port.Kind.UPLINK && vswitch.port(at).kind() != Port.Kind.TUNNEL)) {
+                        continue;
+                    }
+                    try {
+                        vswitch.addStaticEntry(m.mac(), m.vlan(), port);
+                        count++;
+                    } catch (IllegalStateException full) {
+                        LOG.log(System.Logger.Level.WARNING, () -> name + ": " + full.getMessage());
+                    }
+                } else if (at == port) {
+                    vswitch.removeEntry(m.mac(), m.vlan());
+                    count--;
+                }
+            }
+            proxy.proxyStatus().set(ProxyCounter.ADDRESSES.ordinal(), count);
+            held[0] = count;
+        });
+        return held[0];
+    }
+
     /** The name of the switch port to the wire. */
     public static final String UPLINK = "uplink";
 
@@ -269,6 +393,10 @@ public final class PhysicalFunction implements AutoCloseable {
         }
         for (VirtualFunction vf : vfs) {
             vf.start();
+        }
+        started = true;
+        for (PeerLink link : peerLinks) {
+            link.start();
         }
         LOG.log(System.Logger.Level.INFO, () -> name + ": started with " + vfs.size() + " VF(s)");
     }
@@ -452,6 +580,9 @@ public final class PhysicalFunction implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        for (PeerLink link : peerLinks) {
+            link.close();
+        }
         for (VirtualFunction vf : vfs) {
             vf.endpoint().close();
         }
@@ -464,6 +595,9 @@ public final class PhysicalFunction implements AutoCloseable {
         monitor.close();
         if (buffers != null) {
             buffers.close();
+        }
+        for (ProxyPort p : proxies) {
+            p.close();
         }
         for (VfPort p : vfPorts) {
             p.counters().close();

@@ -20,12 +20,13 @@ import java.util.List;
  *   vnicd ... --control PATH               where the control socket listens
  *   vnicd ... --socket-group G [--socket-mode 0660] [--control-group G]   who may use the sockets
  *   vnicd ... --uplink IF [--uplink IF2] [--aggregation P] [--failback]   pf0's backing NICs
+ *   vnicd ... --peer SOCKET                 pf0 joins the other daemons on this host that name SOCKET
  * </pre>
  */
 public final class CommandLine {
     public static final String USAGE = """
             usage: vnicd [--vf NAME=SOCKET]... [--client] [--queues N] [--config FILE] [--control PATH]
-                         [--uplink IFNAME]... [--aggregation POLICY] [--failback]
+                         [--uplink IFNAME]... [--aggregation POLICY] [--failback] [--peer SOCKET]...
                          [--socket-group GROUP] [--socket-mode MODE] [--control-group GROUP]
               --vf NAME=SOCKET   a virtual function named NAME on vhost-user socket SOCKET (repeatable)
               --client           vnicd connects to the sockets (the frontend listens) and reconnects
@@ -37,6 +38,8 @@ public final class CommandLine {
               --aggregation P    how pf0 shares several healthy uplinks: active-backup (default), vf (each VF
                                  on one NIC), l2 or l34 (a hash per connection; the far switch must aggregate)
               --failback         take the preferred uplink back as soon as it returns (default: keep the one in use)
+              --peer SOCKET      join pf0 to the other vnicd daemons on this host that name SOCKET (repeatable): their
+                                 VFs are reached through proxy ports over shared memory; the first to come listens
               --socket-group G   give the VF sockets to group G (QEMU's), mode 0660; their directory gets 0750
               --socket-mode M    the VF sockets' mode (default 0600, 0660 with --socket-group; no bits for others)
               --control-group G  members of G may use the control socket too (besides root and vnicd's user)
@@ -61,6 +64,7 @@ public final class CommandLine {
         String socketMode = null;
         String controlGroup = null;
         List<String> uplinks = new ArrayList<>();
+        List<String> peers = new ArrayList<>();
         String aggregation = null;
         boolean failback = false;
         for (int i = 0; i < args.length; i++) {
@@ -94,14 +98,16 @@ public final class CommandLine {
                 case "--uplink" -> uplinks.add(value(args, ++i, a));
                 case "--aggregation" -> aggregation = value(args, ++i, a);
                 case "--failback" -> failback = true;
+                case "--peer" -> peers.add(value(args, ++i, a));
                 default -> throw new ConfigException("unknown argument '" + a + "'");
             }
         }
         VnicdConfig config;
         if (configFile != null) {
-            if (!vfs.isEmpty() || client || queues != null || !uplinks.isEmpty() || aggregation != null || failback) {
+            if (!vfs.isEmpty() || client || queues != null || !uplinks.isEmpty() || aggregation != null || failback
+                    || !peers.isEmpty()) {
                 throw new ConfigException("--config cannot be combined with --vf, --client, --queues, --uplink, "
-                        + "--aggregation or --failback: put those in the file");
+                        + "--aggregation, --failback or --peer: put those in the file");
             }
             config = read(Path.of(configFile));
         } else if (vfs.isEmpty()) {
@@ -125,6 +131,11 @@ public final class CommandLine {
             config = new VnicdConfig(config.controlSocket(), config.reconnectMillis(), List.of(
                     new VnicdConfig.PfConfig(pf0.name(), pf0.virtualFunctions(), List.copyOf(uplinks), agg)),
                     config.socketGroup(), config.socketMode(), config.controlGroup());
+        }
+        if (!peers.isEmpty() && configFile == null) {
+            VnicdConfig.PfConfig pf0 = config.physicalFunctions().getFirst();
+            config = new VnicdConfig(config.controlSocket(), config.reconnectMillis(),
+                    List.of(pf0.withPeers(List.copyOf(peers))), config.socketGroup(), config.socketMode(), config.controlGroup());
         }
         if (control != null) {
             config = config.withControlSocket(control);

@@ -11,6 +11,8 @@ import io.vnicd.devmodel.counter.CounterType;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
+import io.vnicd.sriov.peer.PeerLink;
+import io.vnicd.sriov.peer.ProxyPort;
 import io.vnicd.sriov.uplink.Failover;
 import io.vnicd.sriov.uplink.Uplink;
 import io.vnicd.virtio.net.NetQueuePair;
@@ -46,9 +48,12 @@ final class StatusReport {
             s.put("tableFull", sw.tableFull());
             ArrayNode table = s.putArray("table");
             for (VSwitch.Entry e : sw.entries()) {
+                if (e.port() < 0 || e.port() >= sw.portCount()) {
+                    continue;
+                }
                 table.addObject().put("mac", MacAddress.format(e.mac())).put("vlan", e.vlan())
-                        .put("port", sw.portName(e.port())).put("static", e.isStatic())
-                        .put("idleSeconds", e.idleNanos() / 1_000_000_000L);
+                        .put("port", sw.portName(e.port())).put("medium", medium(sw.port(e.port()).kind()))
+                        .put("static", e.isStatic()).put("idleSeconds", e.idleNanos() / 1_000_000_000L);
             }
             ObjectNode rules = p.putObject("rules");
             rules.put("dropped", pf.ruleDrops()).put("steered", pf.ruleSteered()).put("monitored", pf.ruleMonitored());
@@ -94,6 +99,20 @@ final class StatusReport {
                     if (f.to() != null) {
                         o.put("to", f.to());
                     }
+                }
+            }
+            if (!pf.peerLinks().isEmpty()) {
+                ArrayNode links = p.putArray("peerLinks");
+                for (PeerLink link : pf.peerLinks()) {
+                    ObjectNode l = links.addObject().put("socket", link.socket().toString()).put("listening", link.listening());
+                    ArrayNode names = l.putArray("peers");
+                    link.peers().forEach(names::add);
+                }
+                ArrayNode proxies = p.putArray("proxies");
+                for (ProxyPort proxy : pf.proxies()) {
+                    ObjectNode o = proxies.addObject().put("name", proxy.name()).put("peer", proxy.peer()).put("linkUp", proxy.linkUp());
+                    counters(o.putObject("switchPort"), proxy.counters());
+                    counters(o.putObject("channel"), proxy.proxyStatus());
                 }
             }
             ArrayNode vfs = p.putArray("vfs");
@@ -142,6 +161,20 @@ final class StatusReport {
         }
         counters(v.putObject("switchPort"), sw.counters(vf.port()));
         return v;
+    }
+
+    /**
+     * How a destination is reached (US7970951: the path picks its medium by where the destination is): a VF of
+     * this PF by direct hand-over, a VNIC of a peer daemon on this host through the shared-memory channel, one on
+     * another host through a VXLAN tunnel, anything else through the wire.
+     */
+    static String medium(io.vnicd.devmodel.port.Port.Kind kind) {
+        return switch (kind) {
+            case VF, ROUTER -> "direct";
+            case PROXY -> "shared-memory";
+            case TUNNEL -> "vxlan";
+            case UPLINK -> "wire";
+        };
     }
 
     /** Every counter of block into node, by report name; returns node. */

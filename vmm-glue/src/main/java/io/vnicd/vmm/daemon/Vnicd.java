@@ -82,6 +82,12 @@ public final class Vnicd implements AutoCloseable {
                             .setDownDelay(Duration.ofMillis(agg.downDelayOrDefault()));
                 }
                 pf.setMaxQuotaWait(Duration.ofNanos(pc.quotaWaitMicrosOrDefault() * 1000));
+                for (String peer : pc.peersOrEmpty()) {
+                    // the peer socket's directory follows the rules of every socket vnicd listens on
+                    Path p = Path.of(peer).toAbsolutePath().normalize();
+                    RuntimeDirectory.prepare(p.getParent(), null);
+                    pf.addPeer(p);
+                }
                 if (pc.numa() != null) {
                     pf.setPlacement(pc.numa().topology() == null ? null : Topology.parse(pc.numa().topology()),
                             pc.numa().allocPolicy() == null ? AllocationPolicy.LOCAL_TO_NIC : AllocationPolicy.valueOf(pc.numa().allocPolicy()),

@@ -67,6 +67,8 @@ public record VnicdConfig(
      *                among its VFs
      * @param aggregation how several healthy uplinks share the traffic, and whether the preferred one is taken back
      * @param quotaWaitMicros how long a sender waits for a destination whose RX quota is full (default 5000)
+     * @param peers  unix sockets that join this PF to other vnicd daemons on the host (proxy VNICs over shared
+     *               memory): the first daemon to name a socket listens there, the others connect
      */
     public record PfConfig(@JsonProperty("name") String name,
                            @JsonProperty("virtualFunctions") List<VfConfig> virtualFunctions,
@@ -76,13 +78,23 @@ public record VnicdConfig(
                            @JsonProperty("numa") NumaConfig numa,
                            @JsonProperty("uplinks") List<String> uplinks,
                            @JsonProperty("aggregation") AggregationConfig aggregation,
-                           @JsonProperty("quotaWaitMicros") Long quotaWaitMicros) {
+                           @JsonProperty("quotaWaitMicros") Long quotaWaitMicros,
+                           @JsonProperty("peers") List<String> peers) {
         public PfConfig(String name, List<VfConfig> virtualFunctions) {
-            this(name, virtualFunctions, null, null, null, null, null, null, null);
+            this(name, virtualFunctions, null, null, null, null, null, null, null, null);
         }
 
         public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation) {
-            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null);
+            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null, null);
+        }
+
+        /** The same PF with these peer sockets. */
+        public PfConfig withPeers(List<String> sockets) {
+            return new PfConfig(name, virtualFunctions, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros, sockets);
+        }
+
+        public List<String> peersOrEmpty() {
+            return peers == null ? List.of() : peers;
         }
 
         public List<String> uplinksOrEmpty() {
@@ -300,6 +312,16 @@ public record VnicdConfig(
                     io.vnicd.sriov.uplink.AggregationPolicy.parse(pf.aggregation().policyOrDefault());
                 } catch (IllegalArgumentException e) {
                     problems.add(where + " (" + pf.name() + "): aggregation.policy " + e.getMessage());
+                }
+            }
+            Set<String> peerSockets = new HashSet<>();
+            for (String peer : pf.peersOrEmpty()) {
+                if (peer == null || peer.isBlank()) {
+                    problems.add(where + " (" + pf.name() + "): a peer socket path is empty");
+                } else if (peer.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+                    problems.add(where + " (" + pf.name() + "): peer socket " + peer + " is longer than the 107 bytes a unix socket allows");
+                } else if (!peerSockets.add(peer) || sockets.contains(peer)) {
+                    problems.add(where + " (" + pf.name() + "): peer socket " + peer + " is used twice");
                 }
             }
             if (pf.quotaWaitMicros() != null && (pf.quotaWaitMicros() < 0 || pf.quotaWaitMicros() > 1_000_000)) {
