@@ -110,6 +110,12 @@ public final class LibC {
     private static final MethodHandle SEND = bind("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
     /** ssize_t recv(int sockfd, void *buf, size_t len, int flags); */
     private static final MethodHandle RECV = bind("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    /** int recvmmsg(int sockfd, struct mmsghdr *msgvec, unsigned int vlen, int flags, struct timespec *timeout); */
+    private static final MethodHandle RECVMMSG = bind("recvmmsg",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS));
+    /** int sendmmsg(int sockfd, struct mmsghdr *msgvec, unsigned int vlen, int flags); */
+    private static final MethodHandle SENDMMSG = bind("sendmmsg",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     /** int socketpair(int domain, int type, int protocol, int sv[2]); */
     private static final MethodHandle SOCKETPAIR = bind("socketpair",
             FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
@@ -658,6 +664,52 @@ public final class LibC {
             long r;
             try {
                 r = (long) RECV.invokeExact(s.state, fd, buf, len, flags);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (r >= 0) {
+                return r;
+            }
+            int errno = s.errno();
+            if (errno != Errno.EINTR) {
+                return -errno;
+            }
+        }
+    }
+
+    /**
+     * recvmmsg(2) without a timeout: the datagrams received into msgvec (up to vlen), or the negated errno (EAGAIN
+     * when none waits on a non-blocking call). EINTR is retried. Never throws, never allocates.
+     */
+    public static int recvmmsgOrErrno(int fd, MemorySegment msgvec, int vlen, int flags) {
+        Scratch s = scratch();
+        while (true) {
+            int r;
+            try {
+                r = (int) RECVMMSG.invokeExact(s.state, fd, msgvec, vlen, flags, MemorySegment.NULL);
+            } catch (Throwable t) {
+                throw rethrow(t);
+            }
+            if (r >= 0) {
+                return r;
+            }
+            int errno = s.errno();
+            if (errno != Errno.EINTR) {
+                return -errno;
+            }
+        }
+    }
+
+    /**
+     * sendmmsg(2): how many of the vlen messages went (the rest may be sent again), or the negated errno of the first.
+     * EINTR is retried. Never throws, never allocates.
+     */
+    public static int sendmmsgOrErrno(int fd, MemorySegment msgvec, int vlen, int flags) {
+        Scratch s = scratch();
+        while (true) {
+            int r;
+            try {
+                r = (int) SENDMMSG.invokeExact(s.state, fd, msgvec, vlen, flags);
             } catch (Throwable t) {
                 throw rethrow(t);
             }

@@ -25,6 +25,8 @@ import io.vnicd.sriov.peer.PeerLink;
 import io.vnicd.sriov.peer.PeerAddress;
 import io.vnicd.sriov.peer.ProxyCounter;
 import io.vnicd.sriov.peer.ProxyPort;
+import io.vnicd.sriov.tunnel.VxlanPort;
+import io.vnicd.sriov.tunnel.VxlanSegment;
 import io.vnicd.sriov.uplink.AggregationPolicy;
 import io.vnicd.sriov.uplink.Uplink;
 import io.vnicd.virtio.datapath.DataPathAgent;
@@ -68,6 +70,7 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
     private RxBuffers buffers;
     private Uplink uplink;
     private final List<PeerLink> peerLinks = new ArrayList<>();
+    private VxlanPort vxlan;
     private final List<ProxyPort> proxies = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** The clock of the current data-path round (read once per round, for the switch's ageing and below). */
     private long roundNanos;
@@ -260,6 +263,32 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
         return link;
     }
 
+    /**
+     * Joins VXLAN segments (RFC 7348), before {@link #start()}: one tunnel port of the switch carrying each segment's
+     * VLAN to its remote VTEPs over UDP.
+     *
+     * @param mtu       the path MTU toward the VTEPs (1500 on most networks: guests then need 1450)
+     * @param localIp   the IPv4 address to listen on, 0 for any
+     * @param localPort the UDP port, usually 4789
+     */
+    public synchronized VxlanPort addVxlan(List<VxlanSegment> segments, int mtu, int localIp, int localPort) {
+        if (vxlan != null) {
+            throw new IllegalStateException(name + " has its VXLAN port already");
+        }
+        VxlanPort v = new VxlanPort(name, VXLAN, segments, mtu, localIp, localPort, agent);
+        v.attach(vswitch.addPort(v, VSwitch.TRUNK), ingress);
+        vxlan = v;
+        return v;
+    }
+
+    /** The name of the switch port to VXLAN segments. */
+    public static final String VXLAN = "vxlan";
+
+    /** The PF's VXLAN port, or null. */
+    public VxlanPort vxlan() {
+        return vxlan;
+    }
+
     public List<PeerLink> peerLinks() {
         return List.copyOf(peerLinks);
     }
@@ -390,6 +419,10 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
         if (uplink != null) {
             agent.add(uplink);
             uplink.start();
+        }
+        if (vxlan != null) {
+            agent.add(vxlan);
+            vxlan.start();
         }
         for (VirtualFunction vf : vfs) {
             vf.start();
@@ -589,6 +622,9 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
         agent.close();
         if (uplink != null) {
             uplink.close();
+        }
+        if (vxlan != null) {
+            vxlan.close();
         }
         ingress.close();
         monitor.unlink();

@@ -21,12 +21,14 @@ import java.util.List;
  *   vnicd ... --socket-group G [--socket-mode 0660] [--control-group G]   who may use the sockets
  *   vnicd ... --uplink IF [--uplink IF2] [--aggregation P] [--failback]   pf0's backing NICs
  *   vnicd ... --peer SOCKET                 pf0 joins the other daemons on this host that name SOCKET
+ *   vnicd ... --vxlan VNI=IP[:PORT]         pf0's untagged VLAN in a VXLAN segment with that remote VTEP
  * </pre>
  */
 public final class CommandLine {
     public static final String USAGE = """
             usage: vnicd [--vf NAME=SOCKET]... [--client] [--queues N] [--config FILE] [--control PATH]
                          [--uplink IFNAME]... [--aggregation POLICY] [--failback] [--peer SOCKET]...
+                         [--vxlan VNI=REMOTE_IP[:PORT]]...
                          [--socket-group GROUP] [--socket-mode MODE] [--control-group GROUP]
               --vf NAME=SOCKET   a virtual function named NAME on vhost-user socket SOCKET (repeatable)
               --client           vnicd connects to the sockets (the frontend listens) and reconnects
@@ -40,6 +42,10 @@ public final class CommandLine {
               --failback         take the preferred uplink back as soon as it returns (default: keep the one in use)
               --peer SOCKET      join pf0 to the other vnicd daemons on this host that name SOCKET (repeatable): their
                                  VFs are reached through proxy ports over shared memory; the first to come listens
+              --vxlan VNI=IP[:PORT]
+                                 carry pf0's untagged VLAN in VXLAN segment VNI to the VTEP at IP (UDP port 4789 by
+                                 default; Linux's vxlan device needs "dstport 4789"); repeat for more VTEPs of the
+                                 segment; guests need an MTU of 1450 on a 1500-byte path
               --socket-group G   give the VF sockets to group G (QEMU's), mode 0660; their directory gets 0750
               --socket-mode M    the VF sockets' mode (default 0600, 0660 with --socket-group; no bits for others)
               --control-group G  members of G may use the control socket too (besides root and vnicd's user)
@@ -65,6 +71,8 @@ public final class CommandLine {
         String controlGroup = null;
         List<String> uplinks = new ArrayList<>();
         List<String> peers = new ArrayList<>();
+        Integer vni = null;
+        List<String> vteps = new ArrayList<>();
         String aggregation = null;
         boolean failback = false;
         for (int i = 0; i < args.length; i++) {
@@ -99,15 +107,31 @@ public final class CommandLine {
                 case "--aggregation" -> aggregation = value(args, ++i, a);
                 case "--failback" -> failback = true;
                 case "--peer" -> peers.add(value(args, ++i, a));
+                case "--vxlan" -> {
+                    String v = value(args, ++i, a);
+                    int eq = v.indexOf('=');
+                    int id;
+                    try {
+                        id = Integer.parseInt(v.substring(0, Math.max(0, eq)));
+                    } catch (NumberFormatException e) {
+                        throw new ConfigException("--vxlan expects VNI=REMOTE_IP[:PORT], got '" + v + "'");
+                    }
+                    if (vni != null && vni != id) {
+                        throw new ConfigException("--vxlan: the command line puts one segment on pf0 (VNI " + vni
+                                + "); more segments, each on a VLAN of its own, go in the configuration file");
+                    }
+                    vni = id;
+                    vteps.add(v.substring(eq + 1));
+                }
                 default -> throw new ConfigException("unknown argument '" + a + "'");
             }
         }
         VnicdConfig config;
         if (configFile != null) {
             if (!vfs.isEmpty() || client || queues != null || !uplinks.isEmpty() || aggregation != null || failback
-                    || !peers.isEmpty()) {
+                    || !peers.isEmpty() || vni != null) {
                 throw new ConfigException("--config cannot be combined with --vf, --client, --queues, --uplink, "
-                        + "--aggregation, --failback or --peer: put those in the file");
+                        + "--aggregation, --failback, --peer or --vxlan: put those in the file");
             }
             config = read(Path.of(configFile));
         } else if (vfs.isEmpty()) {
@@ -136,6 +160,12 @@ public final class CommandLine {
             VnicdConfig.PfConfig pf0 = config.physicalFunctions().getFirst();
             config = new VnicdConfig(config.controlSocket(), config.reconnectMillis(),
                     List.of(pf0.withPeers(List.copyOf(peers))), config.socketGroup(), config.socketMode(), config.controlGroup());
+        }
+        if (vni != null && configFile == null) {
+            VnicdConfig.PfConfig pf0 = config.physicalFunctions().getFirst();
+            config = new VnicdConfig(config.controlSocket(), config.reconnectMillis(), List.of(pf0.withVxlan(
+                    new VnicdConfig.VxlanConfig(null, null, null, List.of(new VnicdConfig.SegmentConfig(vni, 0, List.copyOf(vteps), null))))),
+                    config.socketGroup(), config.socketMode(), config.controlGroup());
         }
         if (control != null) {
             config = config.withControlSocket(control);

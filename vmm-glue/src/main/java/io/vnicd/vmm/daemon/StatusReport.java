@@ -13,6 +13,8 @@ import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
 import io.vnicd.sriov.peer.PeerLink;
 import io.vnicd.sriov.peer.ProxyPort;
+import io.vnicd.sriov.tunnel.VxlanPort;
+import io.vnicd.sriov.tunnel.VxlanSegment;
 import io.vnicd.sriov.uplink.Failover;
 import io.vnicd.sriov.uplink.Uplink;
 import io.vnicd.virtio.net.NetQueuePair;
@@ -100,6 +102,23 @@ final class StatusReport {
                         o.put("to", f.to());
                     }
                 }
+            }
+            VxlanPort vx = pf.vxlan();
+            if (vx != null) {
+                ObjectNode v = p.putObject("vxlan").put("port", vx.localPort()).put("mtu", vx.mtu());
+                ArrayNode segs = v.putArray("segments");
+                for (VxlanSegment seg : vx.segments()) {
+                    ObjectNode o = segs.addObject().put("vni", seg.vni()).put("vlan", seg.vlan());
+                    ArrayNode r = o.putArray("remotes");
+                    seg.remotes().forEach(t -> r.add(t.toString()));
+                }
+                ArrayNode fdb = v.putArray("fdb");
+                for (VxlanPort.Entry e : vx.entries()) {
+                    fdb.addObject().put("vni", e.vni()).put("mac", MacAddress.format(e.mac())).put("vtep", e.vtep().toString())
+                            .put("static", e.isStatic());
+                }
+                counters(v.putObject("switchPort"), vx.counters());
+                counters(v.putObject("counters"), vx.tunnelCounters());
             }
             if (!pf.peerLinks().isEmpty()) {
                 ArrayNode links = p.putArray("peerLinks");

@@ -6,6 +6,7 @@ import io.vnicd.devmodel.numa.AllocationPolicy;
 import io.vnicd.devmodel.numa.Topology;
 import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
+import io.vnicd.sriov.tunnel.VxlanSegment;
 import io.vnicd.sriov.uplink.AggregationPolicy;
 import io.vnicd.devmodel.monitor.MonitorRing;
 import io.vnicd.devmodel.ring.MappedRegion;
@@ -82,6 +83,25 @@ public final class Vnicd implements AutoCloseable {
                             .setDownDelay(Duration.ofMillis(agg.downDelayOrDefault()));
                 }
                 pf.setMaxQuotaWait(Duration.ofNanos(pc.quotaWaitMicrosOrDefault() * 1000));
+                if (pc.vxlan() != null) {
+                    VnicdConfig.VxlanConfig v = pc.vxlan();
+                    List<VxlanSegment> segments = new ArrayList<>();
+                    for (VnicdConfig.SegmentConfig sc : v.segmentsOrEmpty()) {
+                        List<VxlanSegment.Vtep> remotes = new ArrayList<>();
+                        for (String r : sc.remotes() == null ? List.<String>of() : sc.remotes()) {
+                            int[] e = VnicdConfig.endpoint(r, v.portOrDefault());
+                            remotes.add(new VxlanSegment.Vtep(e[0], e[1]));
+                        }
+                        List<VxlanSegment.FdbEntry> fdb = new ArrayList<>();
+                        for (VnicdConfig.FdbConfig f : sc.fdb() == null ? List.<VnicdConfig.FdbConfig>of() : sc.fdb()) {
+                            int[] e = VnicdConfig.endpoint(f.remote(), v.portOrDefault());
+                            fdb.add(new VxlanSegment.FdbEntry(MacAddress.parse(f.mac()), new VxlanSegment.Vtep(e[0], e[1])));
+                        }
+                        segments.add(new VxlanSegment(sc.vni(), sc.vlanOrDefault(), remotes, fdb));
+                    }
+                    pf.addVxlan(segments, v.mtuOrDefault(), v.local() == null ? 0 : io.vnicd.nativeio.UdpSocket.parseIp(v.local()),
+                            v.portOrDefault());
+                }
                 for (String peer : pc.peersOrEmpty()) {
                     // the peer socket's directory follows the rules of every socket vnicd listens on
                     Path p = Path.of(peer).toAbsolutePath().normalize();

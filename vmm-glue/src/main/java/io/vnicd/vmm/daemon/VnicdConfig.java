@@ -69,6 +69,7 @@ public record VnicdConfig(
      * @param quotaWaitMicros how long a sender waits for a destination whose RX quota is full (default 5000)
      * @param peers  unix sockets that join this PF to other vnicd daemons on the host (proxy VNICs over shared
      *               memory): the first daemon to name a socket listens there, the others connect
+     * @param vxlan  VXLAN segments to other hosts
      */
     public record PfConfig(@JsonProperty("name") String name,
                            @JsonProperty("virtualFunctions") List<VfConfig> virtualFunctions,
@@ -79,18 +80,26 @@ public record VnicdConfig(
                            @JsonProperty("uplinks") List<String> uplinks,
                            @JsonProperty("aggregation") AggregationConfig aggregation,
                            @JsonProperty("quotaWaitMicros") Long quotaWaitMicros,
-                           @JsonProperty("peers") List<String> peers) {
+                           @JsonProperty("peers") List<String> peers,
+                           @JsonProperty("vxlan") VxlanConfig vxlan) {
         public PfConfig(String name, List<VfConfig> virtualFunctions) {
-            this(name, virtualFunctions, null, null, null, null, null, null, null, null);
+            this(name, virtualFunctions, null, null, null, null, null, null, null, null, null);
         }
 
         public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation) {
-            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null, null);
+            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null, null, null);
         }
 
         /** The same PF with these peer sockets. */
         public PfConfig withPeers(List<String> sockets) {
-            return new PfConfig(name, virtualFunctions, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros, sockets);
+            return new PfConfig(name, virtualFunctions, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros,
+                    sockets, vxlan);
+        }
+
+        /** The same PF with this VXLAN configuration. */
+        public PfConfig withVxlan(VxlanConfig v) {
+            return new PfConfig(name, virtualFunctions, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros,
+                    peers, v);
         }
 
         public List<String> peersOrEmpty() {
@@ -112,6 +121,66 @@ public record VnicdConfig(
         public List<RuleSpec> rulesOrEmpty() {
             return rules == null ? List.of() : rules;
         }
+    }
+
+    /**
+     * VXLAN (RFC 7348) for a PF: the UDP port and address it listens on, the path MTU, and its segments.
+     *
+     * @param port  UDP port (default 4789, IANA's; the Linux driver defaults to 8472 without {@code dstport})
+     * @param local IPv4 address to listen on (default any: datagrams leave from the address the host routes from)
+     * @param mtu   the path MTU toward the VTEPs (default 1500; guests then need an MTU of 1450)
+     */
+    public record VxlanConfig(@JsonProperty("port") Integer port, @JsonProperty("local") String local,
+                              @JsonProperty("mtu") Integer mtu, @JsonProperty("segments") List<SegmentConfig> segments) {
+        public int portOrDefault() {
+            return port == null ? 4789 : port;
+        }
+
+        public int mtuOrDefault() {
+            return mtu == null ? 1500 : mtu;
+        }
+
+        public List<SegmentConfig> segmentsOrEmpty() {
+            return segments == null ? List.of() : segments;
+        }
+    }
+
+    /**
+     * @param vni     the segment's VNI, 0..16777215
+     * @param vlan    the PF VLAN whose frames it carries (default 0, untagged)
+     * @param remotes the VTEPs that get its flooded frames: "IP" or "IP:PORT"
+     * @param fdb     static entries: a MAC behind a remote VTEP
+     */
+    public record SegmentConfig(@JsonProperty("vni") Integer vni, @JsonProperty("vlan") Integer vlan,
+                                @JsonProperty("remotes") List<String> remotes, @JsonProperty("fdb") List<FdbConfig> fdb) {
+        public int vlanOrDefault() {
+            return vlan == null ? 0 : vlan;
+        }
+    }
+
+    /** A static VXLAN forwarding entry: mac is behind the VTEP remote ("IP" or "IP:PORT"). */
+    public record FdbConfig(@JsonProperty("mac") String mac, @JsonProperty("remote") String remote) {
+    }
+
+    /** "IP" or "IP:PORT" as an address and port (defaultPort when absent); IllegalArgumentException otherwise. */
+    public static int[] endpoint(String text, int defaultPort) {
+        if (text == null) {
+            throw new IllegalArgumentException("missing address");
+        }
+        int colon = text.lastIndexOf(':');
+        String ip = colon < 0 ? text : text.substring(0, colon);
+        int port = defaultPort;
+        if (colon >= 0) {
+            try {
+                port = Integer.parseInt(text.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("'" + text + "': the port is not a number", e);
+            }
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("'" + text + "': port " + port + " is not in 1..65535");
+            }
+        }
+        return new int[] {io.vnicd.nativeio.UdpSocket.parseIp(ip), port};
     }
 
     /**
@@ -324,6 +393,9 @@ public record VnicdConfig(
                     problems.add(where + " (" + pf.name() + "): peer socket " + peer + " is used twice");
                 }
             }
+            if (pf.vxlan() != null) {
+                checkVxlan(problems, where + " (" + pf.name() + "): vxlan", pf.vxlan());
+            }
             if (pf.quotaWaitMicros() != null && (pf.quotaWaitMicros() < 0 || pf.quotaWaitMicros() > 1_000_000)) {
                 problems.add(where + " (" + pf.name() + "): quotaWaitMicros " + pf.quotaWaitMicros() + " is outside 0..1000000");
             }
@@ -378,6 +450,62 @@ public record VnicdConfig(
             }
         }
         return problems;
+    }
+
+    private static void checkVxlan(List<String> problems, String where, VxlanConfig v) {
+        if (v.port() != null && (v.port() < 1 || v.port() > 65535)) {
+            problems.add(where + ".port " + v.port() + " is not in 1..65535");
+        }
+        if (v.mtu() != null && (v.mtu() < 576 || v.mtu() > 9216)) {
+            problems.add(where + ".mtu " + v.mtu() + " is not in 576..9216");
+        }
+        if (v.local() != null) {
+            try {
+                io.vnicd.nativeio.UdpSocket.parseIp(v.local());
+            } catch (IllegalArgumentException e) {
+                problems.add(where + ".local: " + e.getMessage());
+            }
+        }
+        if (v.segmentsOrEmpty().isEmpty()) {
+            problems.add(where + ".segments: at least one segment is needed");
+        }
+        Set<Integer> vnis = new HashSet<>();
+        Set<Integer> vlans = new HashSet<>();
+        for (int i = 0; i < v.segmentsOrEmpty().size(); i++) {
+            SegmentConfig seg = v.segmentsOrEmpty().get(i);
+            String at = where + ".segments[" + i + "]";
+            if (seg == null) {
+                problems.add(at + " is null");
+                continue;
+            }
+            if (seg.vni() == null || seg.vni() < 0 || seg.vni() > 0xff_ffff) {
+                problems.add(at + ": vni " + seg.vni() + " is not in 0..16777215");
+            } else if (!vnis.add(seg.vni())) {
+                problems.add(at + ": vni " + seg.vni() + " is given twice");
+            }
+            if (seg.vlanOrDefault() < 0 || seg.vlanOrDefault() > 4094) {
+                problems.add(at + ": vlan " + seg.vlan() + " is not in 0..4094");
+            } else if (!vlans.add(seg.vlanOrDefault())) {
+                problems.add(at + ": vlan " + seg.vlanOrDefault() + " is carried by another segment too");
+            }
+            for (String r : seg.remotes() == null ? List.<String>of() : seg.remotes()) {
+                try {
+                    endpoint(r, v.portOrDefault());
+                } catch (IllegalArgumentException e) {
+                    problems.add(at + ": remote " + e.getMessage());
+                }
+            }
+            for (FdbConfig f : seg.fdb() == null ? List.<FdbConfig>of() : seg.fdb()) {
+                if (f == null || f.mac() == null || !MAC.matcher(f.mac()).matches() || MacAddress.isGroup(MacAddress.parse(f.mac()))) {
+                    problems.add(at + ": fdb mac '" + (f == null ? null : f.mac()) + "' is not a unicast MAC address");
+                }
+                try {
+                    endpoint(f == null ? null : f.remote(), v.portOrDefault());
+                } catch (IllegalArgumentException e) {
+                    problems.add(at + ": fdb remote " + e.getMessage());
+                }
+            }
+        }
     }
 
     private static void checkGroup(List<String> problems, String where, String group) {
