@@ -149,12 +149,20 @@ public final class TestNetwork implements AutoCloseable {
         return new VethPair(a, b, netnsOfB);
     }
 
-    /** A bridge in netns (null: this namespace), up, STP off: a port forwards as soon as it is added. */
+    /** A bridge in netns (null: this namespace), up, STP off (a port forwards as soon as it is added), no br_netfilter in a test namespace. */
     public synchronized String bridge(String base, String netns) {
         String br = name(base);
         run(nsArgs(netns, "link", "add", br, "type", "bridge", "stp_state", "0"));
         created.add(new Created("link", netns, br));
         run(nsArgs(netns, "link", "set", br, "up"));
+        if (netns != null) {
+            // A plain L2 bridge: where br_netfilter is built in, bridged IP frames would otherwise go through
+            // iptables and its IP header checks (a test's frames with made-up payloads vanish there). Per namespace,
+            // so only in the test's own.
+            for (String table : List.of("iptables", "ip6tables", "arptables")) {
+                exec(netns, "sysctl", "-q", "-w", "net.bridge.bridge-nf-call-" + table + "=0");
+            }
+        }
         return br;
     }
 

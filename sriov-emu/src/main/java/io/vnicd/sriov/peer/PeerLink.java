@@ -348,21 +348,32 @@ public final class PeerLink implements AutoCloseable {
         private void end() {
             ended = true;
             socket.close();
-            sessions.remove(this);
-            ProxyPort p = proxy;
-            if (p != null) {
-                // the data path lets go of the channel first: only then may its memory and eventfds go (a detach
-                // the data path never took throws, and they are kept rather than unmapped under it)
-                host.detach(p);
-            }
-            if (wakeMe != null) {
-                wakeMe.close();
-            }
-            if (wakePeer != null) {
-                wakePeer.close();
-            }
-            if (memory != null) {
-                memory.close();
+            try {
+                ProxyPort p = proxy;
+                if (p != null) {
+                    // the data path lets go of the channel first: only then may its memory and eventfds go (a detach
+                    // the data path never took throws, and they are kept rather than unmapped under it); an
+                    // interrupt (the link closing) must not withdraw it
+                    boolean interrupted = Thread.interrupted();
+                    try {
+                        host.detach(p);
+                    } finally {
+                        if (interrupted) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                }
+                if (wakeMe != null) {
+                    wakeMe.close();
+                }
+                if (wakePeer != null) {
+                    wakePeer.close();
+                }
+                if (memory != null) {
+                    memory.close();
+                }
+            } finally {
+                sessions.remove(this);
             }
         }
     }
@@ -380,6 +391,16 @@ public final class PeerLink implements AutoCloseable {
         }
         for (Session s : sessions) {
             s.hangUp();
+        }
+        // sessions end on their own threads (or this link's): give them the time to let go of their channels
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (!sessions.isEmpty() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
         }
         thread.interrupt();
         try {
