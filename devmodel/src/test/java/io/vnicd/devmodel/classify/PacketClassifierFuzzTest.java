@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.counter.CounterSlots;
 import io.vnicd.devmodel.packet.EthernetDescriptor;
 import io.vnicd.devmodel.packet.PacketHeaders;
 import io.vnicd.devmodel.packet.PacketParser;
@@ -35,13 +37,24 @@ class PacketClassifierFuzzTest {
     private final PacketHeaders headers = new PacketHeaders();
     private final FlowKey key = new FlowKey();
     private final FlowCache cache = new FlowCache(16);
+    // Rule counters come from a registry of the fuzzer's own and go back to it when a compiled set is evicted, as
+    // a daemon's do when its rules are replaced: millions of executions must not pile up counter blocks.
+    private static final CounterSlots SLOTS = new CounterSlots(CounterRegistry.create(), "rules", Map.of());
     // Most mutations touch the frame, not the rules: compiling once per distinct rule list keeps executions cheap.
     private final Map<List<RuleSpec>, Compiled> compiledRules = new LinkedHashMap<>(64, 0.75f, true) {
         private static final long serialVersionUID = 1L;
 
         @Override
         protected boolean removeEldestEntry(Map.Entry<List<RuleSpec>, Compiled> eldest) {
-            return size() > 256;
+            if (size() <= 256) {
+                return false;
+            }
+            try {
+                eldest.getValue().classifier().install(List.of(), List.of());
+            } catch (RuleSetException e) {
+                throw new AssertionError("an empty rule set compiles", e);
+            }
+            return true;
         }
     };
 
@@ -50,7 +63,7 @@ class PacketClassifierFuzzTest {
     }
 
     private static Compiled compile(List<RuleSpec> rules) {
-        Classifier classifier = new Classifier();
+        Classifier classifier = new Classifier(SLOTS, RuleSet.NO_PORTS);
         try {
             classifier.install(TABLE_SPECS, rules);
             return new Compiled(classifier, new ReferenceClassifier(TABLE_SPECS, rules));
