@@ -411,9 +411,11 @@ public final class Uplink implements Port {
     public void flush() {
         for (Pnic nic : pnics) {
             nic.mirror();
-            if (nic.pending) {
+            PacketSocket s = nic.socket;
+            // Frames a kick left queued (the kernel had no room: ENOBUFS, EAGAIN) are kicked again next round, not
+            // only once another frame comes (prepareToSleep keeps the thread awake for them meanwhile)
+            if (nic.pending || (s != null && s.txPending())) {
                 nic.pending = false;
-                PacketSocket s = nic.socket;
                 if (s == null) {
                     continue;
                 }
