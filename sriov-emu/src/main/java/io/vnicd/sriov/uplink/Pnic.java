@@ -28,6 +28,8 @@ final class Pnic {
     volatile int ifindex;
     /** Data path: the socket in use, or null. */
     PacketSocket socket;
+    /** Data path: the socket is in the data-path thread's epoll set (only while that thread sleeps). */
+    boolean watched;
     /** Data path: frames were queued on the socket since its last kick. */
     boolean pending;
     /** Data path: kicks in a row that the kernel refused. */

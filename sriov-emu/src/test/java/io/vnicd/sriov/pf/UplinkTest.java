@@ -295,6 +295,66 @@ class UplinkTest {
         }
     }
 
+    /**
+     * The uplink's sockets are in the data path's epoll set only while it sleeps: a frame from the wire must still
+     * wake it each time, at once rather than by the sleep's 500 ms safety net.
+     */
+    @Test
+    void shouldWakeTheSleepingDataPathForEachFrameFromTheWire() throws Exception {
+        TestNetwork.VethPair p = pair("us", "ws");
+        PacketSocket wire = wire(p.b());
+        start(AggregationPolicy.ACTIVE_BACKUP, 0, p.a());
+        try (TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock"))) {
+            Links.awaitUp(pf, 1);
+            for (int i = 0; i < 5; i++) {
+                long slept = pf.agent().sleeps();
+                long deadline = System.nanoTime() + WAIT.toNanos();
+                while (!(pf.agent().isSleeping() && pf.agent().sleeps() > slept) && System.nanoTime() < deadline) {
+                    Thread.sleep(1);
+                }
+                assertTrue(pf.agent().sleeps() > slept, "the idle data path sleeps");
+                byte[] in = TestGuest.frame(MAC0, FAR, 60 + i, i);
+                long sent = System.nanoTime();
+                sendOnWire(wire, in, -1);
+                assertArrayEquals(in, g0.receive(WAIT), "frame " + i + " reaches vf0");
+                long millis = (System.nanoTime() - sent) / 1_000_000;
+                assertTrue(millis < 300, "frame " + i + " woke the data path: " + millis + " ms");
+            }
+        }
+    }
+
+    /**
+     * An interface set down leaves its socket an error (ENETDOWN) that keeps reporting EPOLLERR until read: the data
+     * path must not take that for work each time it goes to sleep, and spin while a NIC is down.
+     */
+    @Test
+    void shouldSleepWhileItsBackingNicIsDown() throws Exception {
+        TestNetwork.VethPair p = pair("ud", "wd");
+        start(AggregationPolicy.ACTIVE_BACKUP, 0, p.a());
+        net.setDown(p.a());
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (pf.uplink().linkUp() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertFalse(pf.uplink().linkUp());
+        Thread.sleep(200);
+        long before = pf.agent().sleeps();
+        Thread.sleep(1000);
+        long slept = pf.agent().sleeps() - before;
+        assertTrue(slept < 50, "the idle data path sleeps until there is work: " + slept + " sleeps in 1 s");
+        net.setUp(p.a());
+        deadline = System.nanoTime() + WAIT.toNanos();
+        while (!pf.uplink().linkUp() && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertTrue(pf.uplink().linkUp());
+        Thread.sleep(200);
+        before = pf.agent().sleeps();
+        Thread.sleep(1000);
+        slept = pf.agent().sleeps() - before;
+        assertTrue(slept < 50, "and once it is up again: " + slept + " sleeps in 1 s");
+    }
+
     @Test
     void shouldTakeTheVfsLinksDownWhileNoNicIsHealthy() throws Exception {
         TestNetwork.VethPair p = pair("ul", "wl");
