@@ -4,7 +4,7 @@ import io.vnicd.nativeio.Epoll;
 import io.vnicd.nativeio.EventFd;
 import io.vnicd.nativeio.LinkState;
 import io.vnicd.nativeio.NativeException;
-import io.vnicd.nativeio.PacketSocket;
+import io.vnicd.nativeio.NicSocket;
 import io.vnicd.nativeio.RtNetlink;
 
 import java.io.IOException;
@@ -251,9 +251,9 @@ final class LinkWatcher implements AutoCloseable {
             boolean want = present[i] && linkUp[i] && seen - heldDownUntil[i] >= 0;
             if (want && !inUse[i]) {
                 String name = names.get(i);
-                PacketSocket s;
+                NicSocket s;
                 try {
-                    s = usedIfindex[i] == ifindex[i] ? null : PacketSocket.open(name, uplink.options());
+                    s = usedIfindex[i] == ifindex[i] ? null : uplink.open(name);
                 } catch (NativeException ex) {
                     LOG.log(System.Logger.Level.ERROR, () -> pf + ": cannot open backing interface " + name + ": " + ex.getMessage());
                     heldDownUntil[i] = seen + HOLD_DOWN_NANOS;
