@@ -19,13 +19,13 @@ import java.util.List;
  *   vnicd --config FILE                    everything from a JSON file
  *   vnicd ... --control PATH               where the control socket listens
  *   vnicd ... --socket-group G [--socket-mode 0660] [--control-group G]   who may use the sockets
- *   vnicd ... --uplink IF [--uplink IF2] [--aggregation P] [--failback]   pf0's backing NICs
+ *   vnicd ... --uplink IF [--uplink IF2] [--aggregation P] [--failback] [--uplink-transport T]   pf0's backing NICs
  * </pre>
  */
 public final class CommandLine {
     public static final String USAGE = """
             usage: vnicd [--vf NAME=SOCKET]... [--client] [--queues N] [--config FILE] [--control PATH]
-                         [--uplink IFNAME]... [--aggregation POLICY] [--failback]
+                         [--uplink IFNAME]... [--aggregation POLICY] [--failback] [--uplink-transport T]
                          [--socket-group GROUP] [--socket-mode MODE] [--control-group GROUP]
               --vf NAME=SOCKET   a virtual function named NAME on vhost-user socket SOCKET (repeatable)
               --client           vnicd connects to the sockets (the frontend listens) and reconnects
@@ -37,6 +37,9 @@ public final class CommandLine {
               --aggregation P    how pf0 shares several healthy uplinks: active-backup (default), vf (each VF
                                  on one NIC), l2 or l34 (a hash per connection; the far switch must aggregate)
               --failback         take the preferred uplink back as soon as it returns (default: keep the one in use)
+              --uplink-transport T   the socket each uplink is opened with: af_packet (default), af_xdp (AF_XDP,
+                                 an XDP program redirecting the NIC's queue 0), or auto (AF_XDP where it opens and
+                                 suits the interface, else af_packet)
               --socket-group G   give the VF sockets to group G (QEMU's), mode 0660; their directory gets 0750
               --socket-mode M    the VF sockets' mode (default 0600, 0660 with --socket-group; no bits for others)
               --control-group G  members of G may use the control socket too (besides root and vnicd's user)
@@ -63,6 +66,7 @@ public final class CommandLine {
         List<String> uplinks = new ArrayList<>();
         String aggregation = null;
         boolean failback = false;
+        String uplinkTransport = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -94,14 +98,16 @@ public final class CommandLine {
                 case "--uplink" -> uplinks.add(value(args, ++i, a));
                 case "--aggregation" -> aggregation = value(args, ++i, a);
                 case "--failback" -> failback = true;
+                case "--uplink-transport" -> uplinkTransport = value(args, ++i, a);
                 default -> throw new ConfigException("unknown argument '" + a + "'");
             }
         }
         VnicdConfig config;
         if (configFile != null) {
-            if (!vfs.isEmpty() || client || queues != null || !uplinks.isEmpty() || aggregation != null || failback) {
+            if (!vfs.isEmpty() || client || queues != null || !uplinks.isEmpty() || aggregation != null || failback
+                    || uplinkTransport != null) {
                 throw new ConfigException("--config cannot be combined with --vf, --client, --queues, --uplink, "
-                        + "--aggregation or --failback: put those in the file");
+                        + "--aggregation, --failback or --uplink-transport: put those in the file");
             }
             config = read(Path.of(configFile));
         } else if (vfs.isEmpty()) {
@@ -115,15 +121,15 @@ public final class CommandLine {
             config = new VnicdConfig(null, null, List.of(new VnicdConfig.PfConfig("pf0",
                     vfs.stream().map(v -> new VnicdConfig.VfConfig(v.name(), v.socket(), mode, q, null)).toList())));
         }
-        if (uplinks.isEmpty() && (aggregation != null || failback)) {
-            throw new ConfigException("--aggregation and --failback apply to uplinks given with --uplink");
+        if (uplinks.isEmpty() && (aggregation != null || failback || uplinkTransport != null)) {
+            throw new ConfigException("--aggregation, --failback and --uplink-transport apply to uplinks given with --uplink");
         }
         if (!uplinks.isEmpty() && configFile == null) {
             VnicdConfig.AggregationConfig agg = aggregation == null && !failback ? null
                     : new VnicdConfig.AggregationConfig(aggregation, failback ? Boolean.TRUE : null);
             VnicdConfig.PfConfig pf0 = config.physicalFunctions().getFirst();
             config = new VnicdConfig(config.controlSocket(), config.reconnectMillis(), List.of(
-                    new VnicdConfig.PfConfig(pf0.name(), pf0.virtualFunctions(), List.copyOf(uplinks), agg)),
+                    new VnicdConfig.PfConfig(pf0.name(), pf0.virtualFunctions(), List.copyOf(uplinks), agg, uplinkTransport)),
                     config.socketGroup(), config.socketMode(), config.controlGroup());
         }
         if (control != null) {

@@ -67,6 +67,8 @@ public record VnicdConfig(
      *                among its VFs
      * @param aggregation how several healthy uplinks share the traffic, and whether the preferred one is taken back
      * @param quotaWaitMicros how long a sender waits for a destination whose RX quota is full (default 5000)
+     * @param uplinkTransport the socket each uplink is opened with: af_packet (default), af_xdp, or auto (AF_XDP where
+     *                        it opens and suits the interface, else AF_PACKET)
      */
     public record PfConfig(@JsonProperty("name") String name,
                            @JsonProperty("virtualFunctions") List<VfConfig> virtualFunctions,
@@ -76,13 +78,23 @@ public record VnicdConfig(
                            @JsonProperty("numa") NumaConfig numa,
                            @JsonProperty("uplinks") List<String> uplinks,
                            @JsonProperty("aggregation") AggregationConfig aggregation,
-                           @JsonProperty("quotaWaitMicros") Long quotaWaitMicros) {
+                           @JsonProperty("quotaWaitMicros") Long quotaWaitMicros,
+                           @JsonProperty("uplinkTransport") String uplinkTransport) {
         public PfConfig(String name, List<VfConfig> virtualFunctions) {
-            this(name, virtualFunctions, null, null, null, null, null, null, null);
+            this(name, virtualFunctions, null, null, null, null, null, null, null, null);
         }
 
         public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation) {
-            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null);
+            this(name, virtualFunctions, uplinks, aggregation, null);
+        }
+
+        public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation,
+                        String uplinkTransport) {
+            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null, uplinkTransport);
+        }
+
+        public String uplinkTransportOrDefault() {
+            return uplinkTransport == null ? "af_packet" : uplinkTransport;
         }
 
         public List<String> uplinksOrEmpty() {
@@ -300,6 +312,16 @@ public record VnicdConfig(
                     io.vnicd.sriov.uplink.AggregationPolicy.parse(pf.aggregation().policyOrDefault());
                 } catch (IllegalArgumentException e) {
                     problems.add(where + " (" + pf.name() + "): aggregation.policy " + e.getMessage());
+                }
+            }
+            if (pf.uplinkTransport() != null) {
+                if (pf.uplinksOrEmpty().isEmpty()) {
+                    problems.add(where + " (" + pf.name() + "): uplinkTransport is set but the PF has no uplinks");
+                }
+                try {
+                    io.vnicd.sriov.uplink.Transport.parse(pf.uplinkTransport());
+                } catch (IllegalArgumentException e) {
+                    problems.add(where + " (" + pf.name() + "): uplinkTransport " + e.getMessage());
                 }
             }
             if (pf.quotaWaitMicros() != null && (pf.quotaWaitMicros() < 0 || pf.quotaWaitMicros() > 1_000_000)) {
