@@ -48,8 +48,8 @@ class UplinkTest {
     private final Transport transport = transport();
     @TempDir
     Path dir;
-    private TestNetwork net;
-    private PhysicalFunction pf;
+    TestNetwork net;
+    PhysicalFunction pf;
     private final List<PacketSocket> wires = new ArrayList<>();
     private final Arena arena = Arena.ofShared();
 
@@ -76,7 +76,7 @@ class UplinkTest {
     }
 
     /** A veth pair: a for the PF's uplink, b the wire's end, both quiet (no IPv6 chatter). */
-    private TestNetwork.VethPair pair(String a, String b) {
+    TestNetwork.VethPair pair(String a, String b) {
         TestNetwork.VethPair p = net.veth(a, b);
         net.quiet(null, p.a());
         net.quiet(null, p.b());
@@ -89,11 +89,15 @@ class UplinkTest {
         return s;
     }
 
-    private PhysicalFunction start(AggregationPolicy policy, int vlan1, String... uplinks) throws Exception {
+    PhysicalFunction start(AggregationPolicy policy, int vlan1, String... uplinks) throws Exception {
+        return start(transport, policy, vlan1, uplinks);
+    }
+
+    PhysicalFunction start(Transport over, AggregationPolicy policy, int vlan1, String... uplinks) throws Exception {
         pf = new PhysicalFunction("pf-wire");
         pf.addVirtualFunction("vf0", dir.resolve("vf0.sock"), VhostUserEndpoint.Mode.SERVER, 1, MAC0, Duration.ofMillis(100));
         pf.addVirtualFunction("vf1", dir.resolve("vf1.sock"), VhostUserEndpoint.Mode.SERVER, 1, MAC1, vlan1, Duration.ofMillis(100));
-        pf.addUplink(List.of(uplinks), policy, false, transport);
+        pf.addUplink(List.of(uplinks), policy, false, over);
         pf.start();
         return pf;
     }
