@@ -21,6 +21,7 @@ public final class Errno {
     public static final int ENOSPC = 28;
     public static final int EPIPE = 32;
     public static final int ENODEV = 19;
+    public static final int ENOSYS = 38;
     public static final int ENOTSOCK = 88;
     public static final int EMSGSIZE = 90;
     public static final int ENOPROTOOPT = 92;
@@ -57,6 +58,7 @@ public final class Errno {
             case ENOSPC -> "ENOSPC";
             case EPIPE -> "EPIPE";
             case ENODEV -> "ENODEV";
+            case ENOSYS -> "ENOSYS";
             case ENOTSOCK -> "ENOTSOCK";
             case EMSGSIZE -> "EMSGSIZE";
             case ENOPROTOOPT -> "ENOPROTOOPT";

@@ -64,8 +64,10 @@ class XdpSocketTest {
             return XdpSocket.open(ifname, options);
         } catch (NativeException e) {
             int errno = e.errno();
-            boolean refused = errno == Errno.EAFNOSUPPORT || errno == Errno.EPERM || errno == Errno.EOPNOTSUPP
-                    || errno == Errno.EINVAL && e.call().startsWith("bpf(");
+            // EAFNOSUPPORT: no XDP sockets; ENOSYS: no bpf(2); EPERM: no CAP_BPF / CAP_NET_ADMIN; EINVAL from bpf(2):
+            // no BPF links for XDP (before 5.9); EOPNOTSUPP: neither driver nor generic XDP on the interface
+            boolean refused = errno == Errno.EAFNOSUPPORT || errno == Errno.ENOSYS || errno == Errno.EPERM
+                    || errno == Errno.EOPNOTSUPP || errno == Errno.EINVAL && e.call().startsWith("bpf(");
             Peers.require(!refused, "AF_XDP sockets and XDP programs on veth (the kernel refused: " + e.getMessage() + ")");
             throw new IllegalStateException(e);
         }
