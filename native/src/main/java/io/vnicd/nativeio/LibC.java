@@ -29,6 +29,8 @@ public final class LibC {
     public static final int PROT_READ = 0x1;
     public static final int PROT_WRITE = 0x2;
     public static final int MAP_SHARED = 0x01;
+    public static final int MAP_PRIVATE = 0x02;
+    public static final int MAP_ANONYMOUS = 0x20;
     public static final int MAP_POPULATE = 0x08000;
     public static final int MFD_CLOEXEC = 0x0001;
     public static final int MFD_ALLOW_SEALING = 0x0002;
@@ -133,6 +135,14 @@ public final class LibC {
     /** long syscall(long number, ...): glibc has no mbind wrapper (libnuma does); the system call is used directly. */
     private static final MethodHandle SYSCALL_6 = bind("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG,
             JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_LONG, JAVA_LONG), Linker.Option.firstVariadicArg(1));
+    /**
+     * long syscall(long number, ...) with three arguments: glibc has no bpf wrapper (libbpf has one); the system call
+     * is used directly, as {@code syscall(SYS_bpf, cmd, attr, size)}.
+     */
+    private static final MethodHandle SYSCALL_3 = bind("syscall", FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG,
+            ADDRESS, JAVA_LONG), Linker.Option.firstVariadicArg(1));
+    /** x86-64 system call number of bpf(2). */
+    private static final long SYS_BPF = 321;
     /** x86-64 system call number of mbind(2). */
     private static final long SYS_MBIND = 237;
     /** mbind(2) mode: allocate on the given node, fall back to others when it has no memory left. */
@@ -256,6 +266,14 @@ public final class LibC {
             throws NativeException {
         MemorySegment mapping = mmap(length, prot, flags, fd, offset);
         return mapping.reinterpret(arena, LibC::unmapOnClose);
+    }
+
+    /**
+     * Maps length bytes of anonymous private memory (MAP_PRIVATE | MAP_ANONYMOUS, plus extraFlags such as MAP_POPULATE),
+     * readable and writable, owned by arena: closing the arena unmaps it.
+     */
+    public static MemorySegment mmapAnonymous(long length, int extraFlags, Arena arena) throws NativeException {
+        return mmap(length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extraFlags, -1, 0, arena);
     }
 
     private static void unmapOnClose(MemorySegment mapping) {
@@ -828,6 +846,26 @@ public final class LibC {
         if (r < 0) {
             throw new NativeException("mbind(node " + node + ")", s.errno());
         }
+    }
+
+    /**
+     * bpf(2): {@code int bpf(int cmd, union bpf_attr *attr, unsigned int size)}, through syscall(2). attr's whole size
+     * is passed (the kernel takes a shorter or longer union as long as the tail it does not know is zero). Returns the
+     * call's non-negative result (a new descriptor for the commands that create one); what names the command in the
+     * exception. Nothing is retried: none of the commands used is interrupted or would block.
+     */
+    public static int bpf(int cmd, MemorySegment attr, String what) throws NativeException {
+        Scratch s = scratch();
+        long r;
+        try {
+            r = (long) SYSCALL_3.invokeExact(s.state, SYS_BPF, (long) cmd, attr, attr.byteSize());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new NativeException("bpf(" + what + ")", s.errno());
+        }
+        return (int) r;
     }
 
     /** The index of a network interface by name. */

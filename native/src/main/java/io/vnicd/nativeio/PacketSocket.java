@@ -29,6 +29,10 @@ import java.nio.ByteOrder;
  *  RX: blocks the kernel fills with packets     TX: each block holds txBlockSize / txFrameSize slots,
  *  and retires (full, or after 1 ms)            slot i = block i / perBlock, frame i % perBlock
  * </pre>
+ * The kernel strips the outer VLAN tag of a received frame into the packet header (TP_STATUS_VLAN_VALID, and the
+ * TPID with TP_STATUS_VLAN_TPID_VALID: only 802.1Q and 802.1ad tags are stripped); {@link FrameHandler} hands it
+ * as vlanTci.
+ * <p>
  * An RX block (TPACKET_V3):
  * <pre>
  * struct tpacket_block_desc with struct tpacket_hdr_v1, 48 bytes
@@ -51,7 +55,7 @@ import java.nio.ByteOrder;
  *     WRONG_FORMAT (4) = refused, the kernel's ring head stops there (no PACKET_LOSS).
  * </pre>
  */
-public final class PacketSocket implements AutoCloseable {
+public final class PacketSocket implements NicSocket {
     /** Geometry and options. rxFrameSize only satisfies the kernel's checks: a V3 block holds packets of any size. */
     public record Options(int rxBlockSize, int rxBlockCount, int rxFrameSize, int txFrameSize, int txFrameCount,
                           boolean promiscuous, boolean qdiscBypass) {
@@ -100,25 +104,6 @@ public final class PacketSocket implements AutoCloseable {
             }
         }
     }
-
-    @FunctionalInterface
-    public interface FrameHandler {
-        /**
-         * The frame at [offset, offset+length) of segment (read-only, valid only during the call). vlanTci is the
-         * 802.1Q TCI the kernel stripped (TP_STATUS_VLAN_VALID), or -1 when the frame carried none. An 802.1ad S-tag
-         * (TPID 0x88a8, the only other tag the kernel strips) arrives as {@code VLAN_8021AD | tci}; {@link #send}
-         * takes the same encoding, so a received frame can be sent on unchanged. checksumPartial
-         * (TP_STATUS_CSUMNOTREADY): a local sender left the TCP/UDP checksum for the device to fill in (the
-         * pseudo-header sum is in its place).
-         *
-         * @return true when the frame was taken; false keeps it in the ring, and the next {@link #receive} offers it
-         *         again first (its taker was not ready)
-         */
-        boolean onFrame(MemorySegment segment, long offset, int length, int vlanTci, boolean checksumPartial);
-    }
-
-    /** Marks a vlanTci whose tag is an 802.1ad S-tag (TPID 0x88a8) rather than 802.1Q (0x8100); bit 16. */
-    public static final int VLAN_8021AD = 1 << 16;
 
     static final int PAGE_SIZE = 4096;
     private static final long MAX_RING_BYTES = 1L << 30;
@@ -405,16 +390,24 @@ public final class PacketSocket implements AutoCloseable {
     }
 
     /** For epoll: readable while a retired RX block waits (level-triggered until {@link #receive} gives it back). */
+    @Override
     public int fd() {
         return fd;
     }
 
+    @Override
     public int ifindex() {
         return ifindex;
     }
 
+    @Override
     public String ifname() {
         return ifname;
+    }
+
+    @Override
+    public String transport() {
+        return "af_packet";
     }
 
     /** Adds a unicast or multicast MAC (low 48 bits, first octet most significant) as a membership of the interface. */
@@ -451,6 +444,7 @@ public final class PacketSocket implements AutoCloseable {
      * the next call resumes there, as it does at a frame the handler did not take. Frames truncated by the kernel
      * (larger than a block) are counted, not handed. A handler that throws loses only its frame. Never allocates.
      */
+    @Override
     public int receive(FrameHandler handler, int budget) {
         MemorySegment ring = this.ring;
         int handed = 0;
@@ -548,6 +542,7 @@ public final class PacketSocket implements AutoCloseable {
      * ({@link #txTooBig}; never truncated), or when it is shorter than an Ethernet header ({@link #txErrors}, EINVAL).
      * Never blocks, never allocates.
      */
+    @Override
     public boolean send(MemorySegment segment, long offset, int length, int vlanTci) {
         int tag = vlanTci >= 0 ? VLAN_HLEN : 0;
         int wire = length + tag;
@@ -619,6 +614,7 @@ public final class PacketSocket implements AutoCloseable {
      * </ul>
      * Also takes back the slots the kernel finished with. Never allocates.
      */
+    @Override
     public int flush() {
         int handed = 0;
         while (txQueued > 0) {
@@ -727,6 +723,7 @@ public final class PacketSocket implements AutoCloseable {
     }
 
     /** True while frames wait in the TX ring that the kernel has not taken yet (owner thread). */
+    @Override
     public boolean txPending() {
         return txQueued > 0;
     }
@@ -740,6 +737,7 @@ public final class PacketSocket implements AutoCloseable {
      * Reads and accumulates the kernel's RX statistics (PACKET_STATISTICS, struct tpacket_stats_v3), which reading
      * resets: call it periodically. Returns the frames the kernel dropped since the previous call (RX ring full).
      */
+    @Override
     public synchronized long pollKernelStats() throws NativeException {
         LibC.getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, statsBuf);
         long drops = Integer.toUnsignedLong(statsBuf.get(ValueLayout.JAVA_INT, 4));
@@ -753,6 +751,7 @@ public final class PacketSocket implements AutoCloseable {
      * Reads and clears the socket's pending error (SO_ERROR): 0, or e.g. ENETDOWN after the interface went down or
      * away. A pending error keeps the descriptor reporting EPOLLERR, so an owner woken with EPOLLERR calls this.
      */
+    @Override
     public synchronized int takeSocketError() throws NativeException {
         LibC.getsockopt(fd, SOL_SOCKET, SO_ERROR, intBuf);
         return intBuf.get(ValueLayout.JAVA_INT, 0);
@@ -776,15 +775,18 @@ public final class PacketSocket implements AutoCloseable {
         return r < 0 ? (mtu > 0 ? mtu : txMaxFrame) : ifreq.get(ValueLayout.JAVA_INT, Ifreq.UNION);
     }
 
+    @Override
     public long rxFrames() {
         return (long) RX_FRAMES.getOpaque(this);
     }
 
+    @Override
     public long rxBytes() {
         return (long) RX_BYTES.getOpaque(this);
     }
 
     /** Frames the kernel dropped because the RX ring was full (accumulated by {@link #pollKernelStats}). */
+    @Override
     public long rxKernelDrops() {
         return (long) RX_KERNEL_DROPS.getOpaque(this);
     }
@@ -812,22 +814,27 @@ public final class PacketSocket implements AutoCloseable {
         return (long) RX_MALFORMED.getOpaque(this);
     }
 
+    @Override
     public long txFrames() {
         return (long) TX_FRAMES.getOpaque(this);
     }
 
+    @Override
     public long txBytes() {
         return (long) TX_BYTES.getOpaque(this);
     }
 
+    @Override
     public long txRingFull() {
         return (long) TX_RING_FULL.getOpaque(this);
     }
 
+    @Override
     public long txTooBig() {
         return (long) TX_TOO_BIG.getOpaque(this);
     }
 
+    @Override
     public long txErrors() {
         return (long) TX_ERRORS.getOpaque(this);
     }
@@ -838,6 +845,7 @@ public final class PacketSocket implements AutoCloseable {
     }
 
     /** The errno of the last frame counted in {@link #txErrors}, 0 before any. */
+    @Override
     public int lastTxErrno() {
         return (int) LAST_TX_ERRNO.getOpaque(this);
     }

@@ -56,20 +56,12 @@ class PacketSocketTest {
         return tx.send(buf, 0, length, vlanTci);
     }
 
-    /** Receives on rx until want frames with our marker arrived or 5 s passed with none arriving. */
     private static void awaitFrames(PacketSocket rx, TestFrames.Collector c, int want) {
-        long last = System.nanoTime();
-        while (c.frames.size() < want && System.nanoTime() - last < WAIT_NANOS) {
-            if (rx.receive(c, 256) > 0) {
-                last = System.nanoTime();
-            } else {
-                Thread.onSpinWait();
-            }
-        }
+        TestFrames.awaitFrames(rx, c, want, WAIT_NANOS);
     }
 
     private static List<Integer> sequences(TestFrames.Collector c) {
-        return c.frames.stream().map(TestFrames.Received::seq).toList();
+        return TestFrames.sequences(c);
     }
 
     @ParameterizedTest

@@ -66,8 +66,25 @@ final class TestFrames {
     record Received(int seq, int length, int vlanTci, boolean intact) {
     }
 
+    /** Receives on rx until want frames with c's marker arrived or waitNanos passed with none arriving. */
+    static void awaitFrames(NicSocket rx, Collector c, int want, long waitNanos) {
+        long last = System.nanoTime();
+        while (c.frames.size() < want && System.nanoTime() - last < waitNanos) {
+            if (rx.receive(c, 256) > 0) {
+                last = System.nanoTime();
+            } else {
+                Thread.onSpinWait();
+            }
+        }
+    }
+
+    /** The sequence numbers of the frames c collected, in order. */
+    static List<Integer> sequences(Collector c) {
+        return c.frames.stream().map(Received::seq).toList();
+    }
+
     /** Collects the test frames with one marker that a socket receives, and counts the rest. */
-    static final class Collector implements PacketSocket.FrameHandler {
+    static final class Collector implements NicSocket.FrameHandler {
         final int marker;
         final List<Received> frames = new ArrayList<>();
         int others;

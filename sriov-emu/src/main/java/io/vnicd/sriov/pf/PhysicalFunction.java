@@ -27,7 +27,9 @@ import io.vnicd.sriov.peer.ProxyCounter;
 import io.vnicd.sriov.peer.ProxyPort;
 import io.vnicd.sriov.tunnel.VxlanPort;
 import io.vnicd.sriov.tunnel.VxlanSegment;
+import io.vnicd.nativeio.XdpSocket;
 import io.vnicd.sriov.uplink.AggregationPolicy;
+import io.vnicd.sriov.uplink.Transport;
 import io.vnicd.sriov.uplink.Uplink;
 import io.vnicd.virtio.datapath.DataPathAgent;
 import io.vnicd.virtio.net.FrameSink;
@@ -221,6 +223,12 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
      * PNIC the policy picks; frames from the wire enter through the classifier like any port's.
      */
     public synchronized Uplink addUplink(List<String> ifnames, AggregationPolicy policy, boolean failback) {
+        return addUplink(ifnames, policy, failback, Transport.AF_PACKET);
+    }
+
+    /** {@link #addUplink(List, AggregationPolicy, boolean)} with the transport each backing NIC is opened with. */
+    public synchronized Uplink addUplink(List<String> ifnames, AggregationPolicy policy, boolean failback,
+                                         Transport transport) {
         if (uplink != null) {
             throw new IllegalStateException(name + " has an uplink already");
         }
@@ -228,9 +236,11 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
             throw new IllegalArgumentException(name + ": a VF is called " + UPLINK);
         }
         // Promiscuous: frames for the VFs' MACs, which a physical NIC's filter would drop; qdisc bypass: the uplink
-        // queues in its own ring, and the kernel's qdisc would only add a lock and a copy of the decision
-        Uplink u = new Uplink(name, UPLINK, ifnames, policy, failback,
-                PacketSocket.Options.defaults().withPromiscuous(true).withQdiscBypass(true), agent, vswitch);
+        // queues in its own ring, and the kernel's qdisc would only add a lock and a copy of the decision (AF_XDP
+        // has none to bypass)
+        Uplink u = new Uplink(name, UPLINK, ifnames, policy, failback, transport,
+                PacketSocket.Options.defaults().withPromiscuous(true).withQdiscBypass(true),
+                XdpSocket.Options.defaults().withPromiscuous(true), agent, vswitch);
         u.attach(vswitch.addPort(u, VSwitch.TRUNK), ingress);
         u.onCarrier(this::wireReachable);
         uplink = u;

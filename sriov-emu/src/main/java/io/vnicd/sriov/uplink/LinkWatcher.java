@@ -4,7 +4,7 @@ import io.vnicd.nativeio.Epoll;
 import io.vnicd.nativeio.EventFd;
 import io.vnicd.nativeio.LinkState;
 import io.vnicd.nativeio.NativeException;
-import io.vnicd.nativeio.PacketSocket;
+import io.vnicd.nativeio.NicSocket;
 import io.vnicd.nativeio.RtNetlink;
 
 import java.io.IOException;
@@ -46,6 +46,8 @@ final class LinkWatcher implements AutoCloseable {
     private final int[] usedIfindex;
     private final boolean[] stacked;
     private final long[] heldDownUntil;
+    /** Why the last attempt to open each NIC failed, or null. */
+    private final String[] openError;
     private volatile boolean[] txFailed;
     private RtNetlink netlink;
     private LinkState linkState;
@@ -68,6 +70,7 @@ final class LinkWatcher implements AutoCloseable {
         txFailed = new boolean[n];
         stacked = new boolean[n];
         heldDownUntil = new long[n];
+        openError = new String[n];
         thread = Thread.ofPlatform().name("uplink-watch-" + pf).daemon().unstarted(this::run);
     }
 
@@ -251,14 +254,20 @@ final class LinkWatcher implements AutoCloseable {
             boolean want = present[i] && linkUp[i] && seen - heldDownUntil[i] >= 0;
             if (want && !inUse[i]) {
                 String name = names.get(i);
-                PacketSocket s;
+                NicSocket s;
                 try {
-                    s = usedIfindex[i] == ifindex[i] ? null : PacketSocket.open(name, uplink.options());
+                    s = usedIfindex[i] == ifindex[i] ? null : uplink.open(name);
                 } catch (NativeException ex) {
-                    LOG.log(System.Logger.Level.ERROR, () -> pf + ": cannot open backing interface " + name + ": " + ex.getMessage());
+                    // tried again every HOLD_DOWN_NANOS: said once while the reason stays the same (an AF_XDP refusal)
+                    if (!ex.getMessage().equals(openError[i])) {
+                        openError[i] = ex.getMessage();
+                        LOG.log(System.Logger.Level.ERROR, () -> pf + ": cannot open backing interface " + name + ": " + ex.getMessage());
+                        uplink.nicDown(i, "cannot be opened", false, seen); // there, but failed (not absent)
+                    }
                     heldDownUntil[i] = seen + HOLD_DOWN_NANOS;
                     continue;
                 }
+                openError[i] = null;
                 inUse[i] = true;
                 usedIfindex[i] = ifindex[i];
                 uplink.nicUp(i, s, ifindex[i], seen);

@@ -1,12 +1,12 @@
 package io.vnicd.sriov.uplink;
 
 import io.vnicd.devmodel.counter.CounterBlock;
-import io.vnicd.nativeio.PacketSocket;
+import io.vnicd.nativeio.NicSocket;
 
 /**
- * One backing NIC of an uplink: its name, its AF_PACKET socket while it is open, its state as the link watcher and
- * the data path see it, and its counters. The socket and the fields below it are the data path's; state is
- * written by the data path and read by anyone.
+ * One backing NIC of an uplink: its name, its socket while it is open (AF_PACKET or AF_XDP, as the uplink's
+ * {@link Transport} chose), its state as the link watcher and the data path see it, and its counters. The socket and
+ * the fields below it are the data path's; state and transport are written by the data path and read by anyone.
  */
 final class Pnic {
     /** What the NIC is doing for the uplink. */
@@ -26,8 +26,10 @@ final class Pnic {
     final CounterBlock counters;
     volatile State state = State.ABSENT;
     volatile int ifindex;
+    /** What carries the frames of the socket in use ({@link NicSocket#transport}), or null while none is. */
+    volatile String transport;
     /** Data path: the socket in use, or null. */
-    PacketSocket socket;
+    NicSocket socket;
     /** Data path: the socket is in the data-path thread's epoll set (only while that thread sleeps). */
     boolean watched;
     /** Data path: frames were queued on the socket since its last kick. */
@@ -38,17 +40,17 @@ final class Pnic {
     /** Data path: the transition waiting for its first frame out on this NIC, or null. */
     Failover awaitingFirstFrame;
     /** The receive handler bound to this NIC (allocated once). */
-    PacketSocket.FrameHandler handler;
+    NicSocket.FrameHandler handler;
     /** What earlier sockets of this NIC counted (it is opened anew when its interface is created again). */
     private final long[] base = new long[8];
 
-    private static long[] read(PacketSocket s) {
+    private static long[] read(NicSocket s) {
         return new long[] {s.rxFrames(), s.rxBytes(), s.txFrames(), s.txBytes(), s.txRingFull(), s.txTooBig(),
             s.txErrors(), s.rxKernelDrops()};
     }
 
     /** Data path: uses socket from now (null: none), keeping what the one it replaces counted. */
-    void use(PacketSocket next) {
+    void use(NicSocket next) {
         mirror();
         if (socket != null) {
             long[] v = read(socket);
@@ -58,11 +60,12 @@ final class Pnic {
         }
         socket = next;
         lastTxErrors = next == null ? 0 : next.txErrors();
+        transport = next == null ? null : next.transport();
     }
 
     /** Data path: copies the socket's own counters into the NIC's block (in the order of {@link #read}). */
     void mirror() {
-        PacketSocket s = socket;
+        NicSocket s = socket;
         if (s == null) {
             return;
         }

@@ -11,7 +11,9 @@ import io.vnicd.devmodel.port.PortIngress;
 import io.vnicd.devmodel.vswitch.MacAddress;
 import io.vnicd.devmodel.vswitch.VSwitch;
 import io.vnicd.nativeio.NativeException;
+import io.vnicd.nativeio.NicSocket;
 import io.vnicd.nativeio.PacketSocket;
+import io.vnicd.nativeio.XdpSocket;
 import io.vnicd.virtio.datapath.DataPathAgent;
 
 import java.io.IOException;
@@ -27,7 +29,8 @@ import java.util.function.Consumer;
 
 /**
  * A PF's way to the wire: one switch port (a trunk: frames carry their VLAN as an 802.1Q tag) over one or more
- * backing NICs (PNICs), any Linux netdev, each through an AF_PACKET socket with mmap'd rings.
+ * backing NICs (PNICs), any Linux netdev, each through a socket with rings shared with the kernel: AF_PACKET
+ * (TPACKET_V3) or AF_XDP, as the uplink's {@link Transport} says.
  * <ul>
  *   <li>Transmit: the {@link AggregationPolicy} picks the PNIC per frame: the active one, the one the sending VF is
  *   mapped to, or a hash of the frame's addresses over the healthy ones (US8315156). Every station (source MAC and
@@ -58,7 +61,9 @@ public final class Uplink implements Port {
     private final Pnic[] pnics;
     private final AggregationPolicy policy;
     private final boolean failback;
-    private final PacketSocket.Options options;
+    private final Transport transport;
+    private final PacketSocket.Options packetOptions;
+    private final XdpSocket.Options xdpOptions;
     private final CounterBlock counters;
     private final DataPathAgent agent;
     private final VSwitch vswitch;
@@ -91,10 +96,22 @@ public final class Uplink implements Port {
     private volatile int downDelayMillis = DEFAULT_DOWN_DELAY_MILLIS;
 
     /**
+     * An uplink over AF_PACKET sockets.
+     *
      * @param ifnames the backing interfaces in order of preference
      */
     public Uplink(String pf, String name, List<String> ifnames, AggregationPolicy policy, boolean failback,
                   PacketSocket.Options options, DataPathAgent agent, VSwitch vswitch) {
+        this(pf, name, ifnames, policy, failback, Transport.AF_PACKET, options, XdpSocket.Options.defaults(), agent, vswitch);
+    }
+
+    /**
+     * @param ifnames   the backing interfaces in order of preference
+     * @param transport the socket opened on each: AF_PACKET with packetOptions, AF_XDP with xdpOptions, or AUTO
+     */
+    public Uplink(String pf, String name, List<String> ifnames, AggregationPolicy policy, boolean failback,
+                  Transport transport, PacketSocket.Options packetOptions, XdpSocket.Options xdpOptions,
+                  DataPathAgent agent, VSwitch vswitch) {
         if (ifnames.isEmpty()) {
             throw new IllegalArgumentException(pf + ": an uplink needs at least one interface");
         }
@@ -102,7 +119,9 @@ public final class Uplink implements Port {
         this.name = name;
         this.policy = policy;
         this.failback = failback;
-        this.options = options;
+        this.transport = transport;
+        this.packetOptions = packetOptions;
+        this.xdpOptions = xdpOptions;
         this.agent = agent;
         this.vswitch = vswitch;
         this.pnics = new Pnic[ifnames.size()];
@@ -244,7 +263,7 @@ public final class Uplink implements Port {
 
     /** Queues the frame on the NIC's ring; false when it cannot (ring full, too big: the socket counts why). */
     private static boolean transmit(Pnic nic, MemorySegment frame, long offset, int length, int vlan) {
-        PacketSocket s = nic.socket;
+        NicSocket s = nic.socket;
         if (s == null || !s.send(frame, offset, length, vlan == 0 ? -1 : vlan)) {
             return false;
         }
@@ -306,7 +325,7 @@ public final class Uplink implements Port {
         now = System.nanoTime();
         int work = 0;
         for (Pnic nic : pnics) {
-            PacketSocket s = nic.socket;
+            NicSocket s = nic.socket;
             if (s != null) {
                 if (waitingPnic >= 0 && waitingPnic != nic.index) {
                     // another PNIC's frame waits: keep to its order, take nothing new meanwhile
@@ -356,7 +375,7 @@ public final class Uplink implements Port {
                 // No VF has this port VLAN: the frame is the guests' own tagging (eth0.100 on an untagged VF), so
                 // it goes to VLAN 0 with its tag as it came
                 MemorySegment.copy(frame, offset, scratch, 0, 12);
-                scratch.set(BE_SHORT, 12, (short) ((tci & PacketSocket.VLAN_8021AD) != 0 ? 0x88a8 : 0x8100));
+                scratch.set(BE_SHORT, 12, (short) ((tci & NicSocket.VLAN_8021AD) != 0 ? 0x88a8 : 0x8100));
                 scratch.set(BE_SHORT, 14, (short) tci);
                 MemorySegment.copy(frame, offset + 12, scratch, 16, length - 12);
                 len = length + 4;
@@ -415,7 +434,7 @@ public final class Uplink implements Port {
     public void flush() {
         for (Pnic nic : pnics) {
             nic.mirror();
-            PacketSocket s = nic.socket;
+            NicSocket s = nic.socket;
             // Frames a kick left queued (the kernel had no room: ENOBUFS, EAGAIN) are kicked again next round, not
             // only once another frame comes (prepareToSleep keeps the thread awake for them meanwhile)
             if (nic.pending || (s != null && s.txPending())) {
@@ -499,8 +518,8 @@ public final class Uplink implements Port {
      * PNIC index is up: in use from now, as the preference and policy say. socket: one the watcher opened for a new
      * interface, or null when the one the NIC has serves again.
      */
-    void nicUp(int index, PacketSocket socket, int ifindex, long seenNanos) {
-        PacketSocket[] replaced = new PacketSocket[1];
+    void nicUp(int index, NicSocket socket, int ifindex, long seenNanos) {
+        NicSocket[] replaced = new NicSocket[1];
         agent.execute(() -> {
             Pnic nic = pnics[index];
             if (socket != null && nic.socket != socket) {
@@ -532,12 +551,13 @@ public final class Uplink implements Port {
         if (replaced[0] != null) {
             replaced[0].close();
         }
-        LOG.log(System.Logger.Level.INFO, () -> pf + " " + name + ": " + pnics[index].ifname + " is up (" + pnics[index].state + ")");
+        LOG.log(System.Logger.Level.INFO, () -> pf + " " + name + ": " + pnics[index].ifname + " is up (" + pnics[index].state
+                + ", " + pnics[index].transport + ")");
     }
 
     /** PNIC index failed (seen by the watcher): out of use, its stations moved. gone: the interface no longer exists. */
     void nicDown(int index, String reason, boolean gone, long seenNanos) {
-        PacketSocket[] closed = new PacketSocket[1];
+        NicSocket[] closed = new NicSocket[1];
         agent.execute(() -> {
             Pnic nic = pnics[index];
             if (nic.healthy()) {
@@ -774,13 +794,19 @@ public final class Uplink implements Port {
     public List<NicStatus> nics() {
         List<NicStatus> out = new ArrayList<>();
         for (Pnic p : pnics) {
-            out.add(new NicStatus(p.ifname, p.state.name().toLowerCase(java.util.Locale.ROOT), p.ifindex, p.counters));
+            String t = p.transport;
+            out.add(new NicStatus(p.ifname, p.state.name().toLowerCase(java.util.Locale.ROOT), p.ifindex, p.counters,
+                    t != null ? t : transport.word()));
         }
         return out;
     }
 
-    /** @param state active, standby, failed or absent */
-    public record NicStatus(String name, String state, int ifindex, CounterBlock counters) {
+    /**
+     * @param state     active, standby, failed or absent
+     * @param transport what carries the NIC's frames ("af_packet", "af_xdp (drv, copy)", ...; the uplink's choice,
+     *                  e.g. "auto", until a socket was opened)
+     */
+    public record NicStatus(String name, String state, int ifindex, CounterBlock counters, String transport) {
     }
 
     /** The last transitions, oldest first. */
@@ -830,8 +856,14 @@ public final class Uplink implements Port {
         return b[0];
     }
 
-    PacketSocket.Options options() {
-        return options;
+    /** The transport the uplink opens its NICs with. */
+    public Transport transport() {
+        return transport;
+    }
+
+    /** Opens the socket of backing interface ifname (the link watcher, when the interface is there and up). */
+    NicSocket open(String ifname) throws NativeException {
+        return transport.open(ifname, packetOptions, xdpOptions, pf + " " + name);
     }
 
     String pfName() {
@@ -841,7 +873,7 @@ public final class Uplink implements Port {
     /** Reads the kernel's drop counts of every open socket (the link watcher, about once a second). */
     void pollKernelStats() {
         for (Pnic p : pnics) {
-            PacketSocket sock = p.socket;
+            NicSocket sock = p.socket;
             if (sock != null) {
                 try {
                     sock.pollKernelStats();

@@ -19,7 +19,7 @@ import java.util.List;
  *   vnicd --config FILE                    everything from a JSON file
  *   vnicd ... --control PATH               where the control socket listens
  *   vnicd ... --socket-group G [--socket-mode 0660] [--control-group G]   who may use the sockets
- *   vnicd ... --uplink IF [--uplink IF2] [--aggregation P] [--failback]   pf0's backing NICs
+ *   vnicd ... --uplink IF [--uplink IF2] [--aggregation P] [--failback] [--uplink-transport T]   pf0's backing NICs
  *   vnicd ... --peer SOCKET                 pf0 joins the other daemons on this host that name SOCKET
  *   vnicd ... --vxlan VNI=IP[:PORT]         pf0's untagged VLAN in a VXLAN segment with that remote VTEP
  * </pre>
@@ -27,8 +27,8 @@ import java.util.List;
 public final class CommandLine {
     public static final String USAGE = """
             usage: vnicd [--vf NAME=SOCKET]... [--client] [--queues N] [--config FILE] [--control PATH]
-                         [--uplink IFNAME]... [--aggregation POLICY] [--failback] [--peer SOCKET]...
-                         [--vxlan VNI=REMOTE_IP[:PORT]]...
+                         [--uplink IFNAME]... [--aggregation POLICY] [--failback] [--uplink-transport T]
+                         [--peer SOCKET]... [--vxlan VNI=REMOTE_IP[:PORT]]...
                          [--socket-group GROUP] [--socket-mode MODE] [--control-group GROUP]
               --vf NAME=SOCKET   a virtual function named NAME on vhost-user socket SOCKET (repeatable)
               --client           vnicd connects to the sockets (the frontend listens) and reconnects
@@ -40,6 +40,9 @@ public final class CommandLine {
               --aggregation P    how pf0 shares several healthy uplinks: active-backup (default), vf (each VF
                                  on one NIC), l2 or l34 (a hash per connection; the far switch must aggregate)
               --failback         take the preferred uplink back as soon as it returns (default: keep the one in use)
+              --uplink-transport T   the socket each uplink is opened with: af_packet (default), af_xdp (AF_XDP,
+                                 an XDP program redirecting the NIC's queue 0), or auto (AF_XDP where it opens and
+                                 suits the interface, else af_packet)
               --peer SOCKET      join pf0 to the other vnicd daemons on this host that name SOCKET (repeatable): their
                                  VFs are reached through proxy ports over shared memory; the first to come listens
               --vxlan VNI=IP[:PORT]
@@ -75,6 +78,7 @@ public final class CommandLine {
         List<String> vteps = new ArrayList<>();
         String aggregation = null;
         boolean failback = false;
+        String uplinkTransport = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -123,15 +127,16 @@ public final class CommandLine {
                     vni = id;
                     vteps.add(v.substring(eq + 1));
                 }
+                case "--uplink-transport" -> uplinkTransport = value(args, ++i, a);
                 default -> throw new ConfigException("unknown argument '" + a + "'");
             }
         }
         VnicdConfig config;
         if (configFile != null) {
             if (!vfs.isEmpty() || client || queues != null || !uplinks.isEmpty() || aggregation != null || failback
-                    || !peers.isEmpty() || vni != null) {
+                    || uplinkTransport != null || !peers.isEmpty() || vni != null) {
                 throw new ConfigException("--config cannot be combined with --vf, --client, --queues, --uplink, "
-                        + "--aggregation, --failback, --peer or --vxlan: put those in the file");
+                        + "--aggregation, --failback, --uplink-transport, --peer or --vxlan: put those in the file");
             }
             config = read(Path.of(configFile));
         } else if (vfs.isEmpty()) {
@@ -145,15 +150,15 @@ public final class CommandLine {
             config = new VnicdConfig(null, null, List.of(new VnicdConfig.PfConfig("pf0",
                     vfs.stream().map(v -> new VnicdConfig.VfConfig(v.name(), v.socket(), mode, q, null)).toList())));
         }
-        if (uplinks.isEmpty() && (aggregation != null || failback)) {
-            throw new ConfigException("--aggregation and --failback apply to uplinks given with --uplink");
+        if (uplinks.isEmpty() && (aggregation != null || failback || uplinkTransport != null)) {
+            throw new ConfigException("--aggregation, --failback and --uplink-transport apply to uplinks given with --uplink");
         }
         if (!uplinks.isEmpty() && configFile == null) {
             VnicdConfig.AggregationConfig agg = aggregation == null && !failback ? null
                     : new VnicdConfig.AggregationConfig(aggregation, failback ? Boolean.TRUE : null);
             VnicdConfig.PfConfig pf0 = config.physicalFunctions().getFirst();
             config = new VnicdConfig(config.controlSocket(), config.reconnectMillis(), List.of(
-                    new VnicdConfig.PfConfig(pf0.name(), pf0.virtualFunctions(), List.copyOf(uplinks), agg)),
+                    new VnicdConfig.PfConfig(pf0.name(), pf0.virtualFunctions(), List.copyOf(uplinks), agg, uplinkTransport)),
                     config.socketGroup(), config.socketMode(), config.controlGroup());
         }
         if (!peers.isEmpty() && configFile == null) {

@@ -86,11 +86,12 @@ final class StatusReport {
             if (up != null) {
                 ObjectNode u = p.putObject("uplink");
                 u.put("policy", up.policy().word()).put("failback", up.failback()).put("linkUp", up.linkUp())
-                        .put("stations", up.stations());
+                        .put("stations", up.stations()).put("transport", up.transport().word());
                 counters(u.putObject("switchPort"), up.counters());
                 ArrayNode nics = u.putArray("nics");
                 for (Uplink.NicStatus n : up.nics()) {
-                    ObjectNode nic = nics.addObject().put("name", n.name()).put("state", n.state()).put("ifindex", n.ifindex());
+                    ObjectNode nic = nics.addObject().put("name", n.name()).put("state", n.state()).put("ifindex", n.ifindex())
+                            .put("transport", n.transport());
                     counters(nic.putObject("counters"), n.counters());
                 }
                 ArrayNode fo = u.putArray("failovers");

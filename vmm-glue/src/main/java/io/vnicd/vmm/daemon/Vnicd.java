@@ -8,6 +8,7 @@ import io.vnicd.sriov.pf.PhysicalFunction;
 import io.vnicd.sriov.pf.VirtualFunction;
 import io.vnicd.sriov.tunnel.VxlanSegment;
 import io.vnicd.sriov.uplink.AggregationPolicy;
+import io.vnicd.sriov.uplink.Transport;
 import io.vnicd.devmodel.monitor.MonitorRing;
 import io.vnicd.devmodel.ring.MappedRegion;
 import io.vnicd.virtio.vhostuser.VhostUserEndpoint;
@@ -79,7 +80,8 @@ public final class Vnicd implements AutoCloseable {
                 if (!pc.uplinksOrEmpty().isEmpty()) {
                     VnicdConfig.AggregationConfig agg = pc.aggregation() != null ? pc.aggregation()
                             : new VnicdConfig.AggregationConfig(null, null);
-                    pf.addUplink(pc.uplinksOrEmpty(), AggregationPolicy.parse(agg.policyOrDefault()), agg.failbackOrDefault())
+                    pf.addUplink(pc.uplinksOrEmpty(), AggregationPolicy.parse(agg.policyOrDefault()), agg.failbackOrDefault(),
+                                    Transport.parse(pc.uplinkTransportOrDefault()))
                             .setDownDelay(Duration.ofMillis(agg.downDelayOrDefault()));
                 }
                 pf.setMaxQuotaWait(Duration.ofNanos(pc.quotaWaitMicrosOrDefault() * 1000));

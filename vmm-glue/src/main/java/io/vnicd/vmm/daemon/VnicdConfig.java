@@ -70,6 +70,8 @@ public record VnicdConfig(
      * @param peers  unix sockets that join this PF to other vnicd daemons on the host (proxy VNICs over shared
      *               memory): the first daemon to name a socket listens there, the others connect
      * @param vxlan  VXLAN segments to other hosts
+     * @param uplinkTransport the socket each uplink is opened with: af_packet (default), af_xdp, or auto (AF_XDP where
+     *                        it opens and suits the interface, else AF_PACKET)
      */
     public record PfConfig(@JsonProperty("name") String name,
                            @JsonProperty("virtualFunctions") List<VfConfig> virtualFunctions,
@@ -81,29 +83,39 @@ public record VnicdConfig(
                            @JsonProperty("aggregation") AggregationConfig aggregation,
                            @JsonProperty("quotaWaitMicros") Long quotaWaitMicros,
                            @JsonProperty("peers") List<String> peers,
-                           @JsonProperty("vxlan") VxlanConfig vxlan) {
+                           @JsonProperty("vxlan") VxlanConfig vxlan,
+                           @JsonProperty("uplinkTransport") String uplinkTransport) {
         public PfConfig(String name, List<VfConfig> virtualFunctions) {
-            this(name, virtualFunctions, null, null, null, null, null, null, null, null, null);
+            this(name, virtualFunctions, null, null, null, null, null, null, null, null, null, null);
         }
 
         public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation) {
-            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null, null, null);
+            this(name, virtualFunctions, uplinks, aggregation, null);
+        }
+
+        public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation,
+                        String uplinkTransport) {
+            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null, null, null, uplinkTransport);
         }
 
         /** The same PF with these peer sockets. */
         public PfConfig withPeers(List<String> sockets) {
             return new PfConfig(name, virtualFunctions, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros,
-                    sockets, vxlan);
+                    sockets, vxlan, uplinkTransport);
         }
 
         /** The same PF with this VXLAN configuration. */
         public PfConfig withVxlan(VxlanConfig v) {
             return new PfConfig(name, virtualFunctions, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros,
-                    peers, v);
+                    peers, v, uplinkTransport);
         }
 
         public List<String> peersOrEmpty() {
             return peers == null ? List.of() : peers;
+        }
+
+        public String uplinkTransportOrDefault() {
+            return uplinkTransport == null ? "af_packet" : uplinkTransport;
         }
 
         public List<String> uplinksOrEmpty() {
@@ -395,6 +407,16 @@ public record VnicdConfig(
             }
             if (pf.vxlan() != null) {
                 checkVxlan(problems, where + " (" + pf.name() + "): vxlan", pf.vxlan());
+            }
+            if (pf.uplinkTransport() != null) {
+                if (pf.uplinksOrEmpty().isEmpty()) {
+                    problems.add(where + " (" + pf.name() + "): uplinkTransport is set but the PF has no uplinks");
+                }
+                try {
+                    io.vnicd.sriov.uplink.Transport.parse(pf.uplinkTransport());
+                } catch (IllegalArgumentException e) {
+                    problems.add(where + " (" + pf.name() + "): uplinkTransport " + e.getMessage());
+                }
             }
             if (pf.quotaWaitMicros() != null && (pf.quotaWaitMicros() < 0 || pf.quotaWaitMicros() > 1_000_000)) {
                 problems.add(where + " (" + pf.name() + "): quotaWaitMicros " + pf.quotaWaitMicros() + " is outside 0..1000000");

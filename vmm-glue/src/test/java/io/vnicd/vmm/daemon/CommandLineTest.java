@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -79,6 +80,38 @@ class CommandLineTest {
         assertTrue(m.contains("mode 'both'"), m);
         assertTrue(m.contains("used twice"), m);
         assertTrue(m.contains("queuePairs 0"), m);
+    }
+
+    @Test
+    void shouldTakeTheUplinkTransportFromTheCommandLineAndTheFile() throws Exception {
+        VnicdConfig.PfConfig pf0 = CommandLine.parse("--vf", "a=/tmp/a.sock", "--uplink", "eth1", "--uplink-transport", "af_xdp")
+                .physicalFunctions().getFirst();
+        assertEquals("af_xdp", pf0.uplinkTransport());
+        assertEquals(List.of("eth1"), pf0.uplinksOrEmpty());
+        assertEquals("af_packet", CommandLine.parse("--vf", "a=/tmp/a.sock", "--uplink", "eth1")
+                .physicalFunctions().getFirst().uplinkTransportOrDefault(), "the default");
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--vf", "a=/x", "--uplink-transport", "auto"))
+                .getMessage().contains("apply to uplinks given with --uplink"));
+        String m = assertThrows(ConfigException.class,
+                () -> CommandLine.parse("--vf", "a=/x", "--uplink", "eth1", "--uplink-transport", "dpdk")).getMessage();
+        assertTrue(m.contains("uplinkTransport 'dpdk' is not an uplink transport (af_packet, af_xdp, auto)"), m);
+
+        Path f = dir.resolve("xdp.json");
+        Files.writeString(f, """
+                {"physicalFunctions": [
+                   {"name": "pf0", "virtualFunctions": [{"name": "vf0", "socket": "/tmp/x/vf0.sock"}],
+                    "uplinks": ["eth1"], "aggregation": {"policy": "active-backup"}, "uplinkTransport": "auto"},
+                   {"name": "pf1", "virtualFunctions": [{"name": "vf1", "socket": "/tmp/x/vf1.sock"}],
+                    "uplinkTransport": "af_xdp"},
+                   {"name": "pf2", "virtualFunctions": [{"name": "vf2", "socket": "/tmp/x/vf2.sock"}],
+                    "uplinks": ["eth2"], "uplinkTransport": "xdp"}]}
+                """);
+        String bad = assertThrows(ConfigException.class, () -> CommandLine.parse("--config", f.toString())).getMessage();
+        assertTrue(bad.contains("(pf1): uplinkTransport is set but the PF has no uplinks"), bad);
+        assertTrue(bad.contains("(pf2): uplinkTransport 'xdp' is not an uplink transport"), bad);
+        assertFalse(bad.contains("(pf0)"), bad);
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--config", f.toString(),
+                "--uplink-transport", "auto")).getMessage().contains("--uplink-transport"));
     }
 
     @Test
