@@ -2,12 +2,11 @@ package io.vnicd.virtio.memory;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * The guest's memory as one SET_MEM_TABLE described it. Guest physical addresses (in descriptors) and frontend
+ * The guest's memory as SET_MEM_TABLE (or ADD_MEM_REG and REM_MEM_REG) described it. Guest physical addresses (in descriptors) and frontend
  * virtual addresses (in SET_VRING_ADDR) are translated here, and a translation succeeds only when the whole
  * range [address, address + length) lies inside one mapped region: nothing outside a mapping is ever touched.
  * <p>
@@ -50,7 +49,7 @@ public final class GuestMemory implements AutoCloseable {
      */
     public GuestMemory(List<Region> regions, AutoCloseable resource) {
         List<Region> sorted = new ArrayList<>(regions);
-        sorted.sort(Comparator.comparingLong(Region::guestPhysAddr));
+        sorted.sort((a, b) -> Long.compareUnsigned(a.guestPhysAddr(), b.guestPhysAddr()));
         int n = sorted.size();
         gpaStart = new long[n];
         size = new long[n];
@@ -69,12 +68,15 @@ public final class GuestMemory implements AutoCloseable {
             uvaStart[i] = r.userAddr();
             segments[i] = r.segment();
         }
+        for (int i = 0; i + 1 < n; i++) {
+            // sorted by guest address: a region overlapping another overlaps its successor
+            if (overlap(gpaStart[i], size[i], gpaStart[i + 1], size[i + 1])) {
+                throw new IllegalArgumentException(String.format(
+                        "regions at gpa 0x%x and 0x%x overlap", gpaStart[i], gpaStart[i + 1]));
+            }
+        }
         for (int i = 0; i < n; i++) {
             for (int j = i + 1; j < n; j++) {
-                if (overlap(gpaStart[i], size[i], gpaStart[j], size[j])) {
-                    throw new IllegalArgumentException(String.format(
-                            "regions at gpa 0x%x and 0x%x overlap", gpaStart[i], gpaStart[j]));
-                }
                 if (overlap(uvaStart[i], size[i], uvaStart[j], size[j])) {
                     throw new IllegalArgumentException(String.format(
                             "regions at frontend address 0x%x and 0x%x overlap", uvaStart[i], uvaStart[j]));
@@ -106,11 +108,22 @@ public final class GuestMemory implements AutoCloseable {
         if (h < segments.length && contains(h, gpa, length)) {
             return h;
         }
-        for (int i = 0; i < segments.length; i++) {
-            if (contains(i, gpa, length)) {
-                hint = i;
-                return i;
+        // the last region starting at or below gpa (regions are sorted and do not overlap)
+        int lo = 0;
+        int hi = segments.length - 1;
+        int found = -1;
+        while (lo <= hi) {
+            int mid = (lo + hi) >>> 1;
+            if (Long.compareUnsigned(gpaStart[mid], gpa) <= 0) {
+                found = mid;
+                lo = mid + 1;
+            } else {
+                hi = mid - 1;
             }
+        }
+        if (found >= 0 && contains(found, gpa, length)) {
+            hint = found;
+            return found;
         }
         return -1;
     }
@@ -118,6 +131,15 @@ public final class GuestMemory implements AutoCloseable {
     private boolean contains(int i, long gpa, long length) {
         long off = gpa - gpaStart[i];
         return Long.compareUnsigned(off, size[i]) < 0 && Long.compareUnsigned(length, size[i] - off) <= 0;
+    }
+
+    /** Where region i (in guest address order) starts in guest physical memory. */
+    public long regionStart(int region) {
+        return gpaStart[region];
+    }
+
+    public long regionSize(int region) {
+        return size[region];
     }
 
     public MemorySegment segment(int region) {

@@ -102,7 +102,8 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
     @Override
     public long protocolFeatures() {
         return bit(ProtocolFeatures.MQ) | bit(ProtocolFeatures.REPLY_ACK) | bit(ProtocolFeatures.BACKEND_REQ)
-                | bit(ProtocolFeatures.STATUS) | bit(ProtocolFeatures.LOG_SHMFD) | bit(ProtocolFeatures.RARP);
+                | bit(ProtocolFeatures.STATUS) | bit(ProtocolFeatures.LOG_SHMFD) | bit(ProtocolFeatures.RARP)
+                | bit(ProtocolFeatures.CONFIGURE_MEM_SLOTS);
     }
 
     @Override
@@ -192,6 +193,30 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
     public long logBeyond() {
         DirtyLog l = log;
         return l == null ? 0 : l.beyond();
+    }
+
+    /** One region of guest memory as the device sees it, and how many RX chains the driver posted in it. */
+    public record MemoryRegion(long guestPhysAddr, long size, int rxChains) {
+    }
+
+    /** The guest memory table in force, region by region in address order, with the RX chains posted in each. */
+    public java.util.List<MemoryRegion> memoryRegions() {
+        java.util.List<MemoryRegion> out = new java.util.ArrayList<>();
+        agent.execute(() -> {
+            int[] chains = new int[memory.regionCount()];
+            for (int i = 0; i < queues.length; i += 2) {
+                if (started[i]) {
+                    int[] c = queues[i].availableByRegion();
+                    for (int r = 0; r < Math.min(c.length, chains.length); r++) {
+                        chains[r] += c[r];
+                    }
+                }
+            }
+            for (int r = 0; r < memory.regionCount(); r++) {
+                out.add(new MemoryRegion(memory.regionStart(r), memory.regionSize(r), chains[r]));
+            }
+        });
+        return out;
     }
 
     /** True while the device logs the pages it writes (a migration is under way). */

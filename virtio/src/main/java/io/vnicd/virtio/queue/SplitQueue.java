@@ -168,6 +168,30 @@ public final class SplitQueue {
         return nextAvail;
     }
 
+    /**
+     * How many of the chains the driver made available (and the device has not taken) start in each region of guest
+     * memory ({@link GuestMemory#regionCount} entries; a head outside memory counts nowhere). Data-path thread.
+     */
+    public int[] availableByRegion() {
+        int[] counts = new int[memory.regionCount()];
+        if (!configured || broken) {
+            return counts;
+        }
+        int end = availIdx();
+        int pending = (end - nextAvail) & 0xffff;
+        for (int i = 0; i < Math.min(pending, size); i++) {
+            int head = avail.get(U16, AVAIL_RING + 2L * ((nextAvail + i) & mask)) & 0xffff;
+            if (head < size) {
+                long addr = desc.get(U64, (long) head * DESC_SIZE + DESC_ADDR);
+                int r = memory.regionOf(addr, 1);
+                if (r >= 0) {
+                    counts[r]++;
+                }
+            }
+        }
+        return counts;
+    }
+
     /** The used index as the driver sees it in memory (-1 unconfigured). */
     public int usedIndexInMemory() {
         return configured ? (short) INDEX.getAcquire(used, (long) USED_IDX) & 0xffff : -1;

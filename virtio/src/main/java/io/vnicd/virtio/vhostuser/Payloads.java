@@ -48,6 +48,8 @@ public final class Payloads {
     public static final int REGION_MMAP_OFFSET = 24;
     /** The most regions vnicd maps from one SET_MEM_TABLE. */
     public static final int MAX_REGIONS = 32;
+    /** Memory slots offered with CONFIGURE_MEM_SLOTS (GET_MAX_MEM_SLOTS), as libvhost-user and rust-vmm offer. */
+    public static final int MAX_MEM_SLOTS = 509;
 
     public static final long VRING_INDEX_MASK = 0xff;
     public static final long VRING_NOFD = 0x100;

@@ -202,6 +202,8 @@ public final class VhostUserSession {
             case GET_PROTOCOL_FEATURES -> replyU64(request, backend.protocolFeatures());
             case SET_PROTOCOL_FEATURES -> setProtocolFeatures(payload.get(LONG, 0));
             case SET_MEM_TABLE -> setMemTable(size, fdCount);
+            case ADD_MEM_REG -> addMemReg(size, fdCount);
+            case REM_MEM_REG -> remMemReg(size);
             case SET_VRING_NUM -> setVringNum(payload.get(INT, Payloads.STATE_INDEX), payload.get(INT, Payloads.STATE_NUM));
             case SET_VRING_ADDR -> setVringAddr();
             case SET_VRING_BASE -> setVringBase(payload.get(INT, Payloads.STATE_INDEX), payload.get(INT, Payloads.STATE_NUM));
@@ -217,7 +219,7 @@ public final class VhostUserSession {
                 // Kept open for the life of the connection; vnicd sends no back-end requests yet.
                 backendRequests = take(0);
             }
-            case GET_MAX_MEM_SLOTS -> replyU64(request, Payloads.MAX_REGIONS);
+            case GET_MAX_MEM_SLOTS -> replyU64(request, Payloads.MAX_MEM_SLOTS);
             case SET_STATUS -> setStatus((int) payload.get(LONG, 0));
             case GET_STATUS -> replyU64(request, backend.needsReset() ? status | STATUS_NEEDS_RESET : status);
             case SET_LOG_BASE -> setLogBase(size, fdCount);
@@ -275,6 +277,7 @@ public final class VhostUserSession {
     private void resetDevice(Request request) {
         LOG.log(System.Logger.Level.INFO, () -> backend.name() + ": " + request + " from " + peer);
         backend.reset();
+        table = List.of();
         for (Vring v : vrings) {
             closeVring(v);
             vrings[v.index] = new Vring(v.index);
@@ -284,65 +287,156 @@ public final class VhostUserSession {
         status = 0;
     }
 
-    private void setMemTable(int size, int fdCount) throws VhostUserException {
-        try {
-            if (size < Payloads.MEM_REGIONS) {
-                throw new VhostUserException("carries " + size + " bytes, less than its 8-byte head");
-            }
-            int num = payload.get(INT, Payloads.MEM_NUM);
-            if (num < 1 || num > Payloads.MAX_REGIONS) {
-                throw new VhostUserException("announces " + Integer.toUnsignedString(num) + " regions (1 to "
-                        + Payloads.MAX_REGIONS + " allowed)");
-            }
-            if (size != Payloads.MEM_REGIONS + num * Payloads.MEM_REGION_SIZE) {
-                throw new VhostUserException("announces " + num + " regions but carries " + size + " bytes");
-            }
-            if (fdCount != num) {
-                throw new VhostUserException("announces " + num + " regions but passes " + fdCount + " file descriptors");
-            }
-            List<SharedMemory> mappings = new ArrayList<>(num);
-            List<GuestMemory.Region> regions = new ArrayList<>(num);
-            try {
-                for (int i = 0; i < num; i++) {
-                    long at = Payloads.MEM_REGIONS + (long) i * Payloads.MEM_REGION_SIZE;
-                    long gpa = payload.get(LONG, at + Payloads.REGION_GUEST_ADDR);
-                    long len = payload.get(LONG, at + Payloads.REGION_SIZE);
-                    long uva = payload.get(LONG, at + Payloads.REGION_USER_ADDR);
-                    long offset = payload.get(LONG, at + Payloads.REGION_MMAP_OFFSET);
-                    SharedMemory mapping;
-                    try {
-                        mapping = SharedMemory.mapFile(fds[i]);
-                    } catch (NativeException e) {
-                        throw new VhostUserException("region " + i + ": cannot map its file: " + e.getMessage(), e);
-                    }
-                    mappings.add(mapping);
-                    long fileSize = mapping.segment().byteSize();
-                    if (len <= 0 || offset < 0 || offset > fileSize || len > fileSize - offset) {
-                        throw new VhostUserException(String.format(
-                                "region %d [gpa 0x%x, size 0x%x, mmap_offset 0x%x] lies beyond its file of 0x%x bytes",
-                                i, gpa, len, offset, fileSize));
-                    }
-                    regions.add(new GuestMemory.Region(gpa, len, uva, mapping.segment().asSlice(offset, len)));
-                }
-                GuestMemory memory;
-                try {
-                    memory = new GuestMemory(regions, () -> mappings.forEach(SharedMemory::close));
-                } catch (IllegalArgumentException e) {
-                    throw new VhostUserException(e.getMessage(), e);
-                }
-                backend.setMemory(memory);
-                LOG.log(System.Logger.Level.INFO, () -> backend.name() + ": " + peer + " mapped " + num
-                        + " guest memory region(s), " + (regions.stream().mapToLong(GuestMemory.Region::size).sum() >> 20) + " MiB");
-            } catch (VhostUserException | RuntimeException e) {
-                mappings.forEach(SharedMemory::close);
-                throw e;
-            }
-        } finally {
-            // The mappings hold the memory; the descriptors themselves are no longer needed.
-            for (int i = 0; i < fdCount; i++) {
-                LibC.closeQuietly(take(i));
+    /**
+     * A region of guest memory as mapped from the frontend's fd. Tables share regions (ADD_MEM_REG builds the next
+     * table from the current one and the new region): each table holds a reference to each of its regions, and a
+     * region is unmapped when the last table holding it was closed, once the data path stopped using it.
+     */
+    private static final class Mapped {
+        final GuestMemory.Region region;
+        final SharedMemory mapping;
+        private int refs;
+
+        Mapped(GuestMemory.Region region, SharedMemory mapping) {
+            this.region = region;
+            this.mapping = mapping;
+        }
+
+        synchronized void acquire() {
+            refs++;
+        }
+
+        synchronized void release() {
+            if (--refs == 0) {
+                mapping.close();
             }
         }
+
+        boolean matches(long gpa, long size) {
+            return region.guestPhysAddr() == gpa && region.size() == size;
+        }
+    }
+
+    /** The regions of the table in force, as the frontend described them (ADD_MEM_REG and REM_MEM_REG edit it). */
+    private List<Mapped> table = List.of();
+
+    private void setMemTable(int size, int fdCount) throws VhostUserException {
+        if (size < Payloads.MEM_REGIONS) {
+            throw new VhostUserException("carries " + size + " bytes, less than its 8-byte head");
+        }
+        int num = payload.get(INT, Payloads.MEM_NUM);
+        if (num < 1 || num > Payloads.MAX_REGIONS) {
+            throw new VhostUserException("announces " + Integer.toUnsignedString(num) + " regions (1 to "
+                    + Payloads.MAX_REGIONS + " allowed)");
+        }
+        if (size != Payloads.MEM_REGIONS + num * Payloads.MEM_REGION_SIZE) {
+            throw new VhostUserException("announces " + num + " regions but carries " + size + " bytes");
+        }
+        if (fdCount != num) {
+            throw new VhostUserException("announces " + num + " regions but passes " + fdCount + " file descriptors");
+        }
+        List<Mapped> regions = new ArrayList<>(num);
+        try {
+            for (int i = 0; i < num; i++) {
+                regions.add(map("region " + i, Payloads.MEM_REGIONS + (long) i * Payloads.MEM_REGION_SIZE, fds[i]));
+            }
+        } catch (VhostUserException | RuntimeException e) {
+            regions.forEach(m -> m.mapping.close());
+            throw e;
+        }
+        install(regions);
+        LOG.log(System.Logger.Level.INFO, () -> backend.name() + ": " + peer + " mapped " + num
+                + " guest memory region(s), " + (regions.stream().mapToLong(m -> m.region.size()).sum() >> 20) + " MiB");
+    }
+
+    /**
+     * ADD_MEM_REG (CONFIGURE_MEM_SLOTS): 0 padding (u64)  8 a region as in SET_MEM_TABLE, one fd. The next table is
+     * the current one and this region (QEMU adds every region so once the feature is negotiated, and hot-plugged
+     * DIMMs at run time).
+     */
+    private void addMemReg(int size, int fdCount) throws VhostUserException {
+        requireMemSlots();
+        if (size != 8 + Payloads.MEM_REGION_SIZE || fdCount != 1) {
+            throw new VhostUserException("carries " + size + " bytes and " + fdCount + " fds (40 and 1 expected)");
+        }
+        if (table.size() >= Payloads.MAX_MEM_SLOTS) {
+            throw new VhostUserException("all " + Payloads.MAX_MEM_SLOTS + " memory slots are in use");
+        }
+        Mapped added = map("the region", 8, fds[0]);
+        List<Mapped> next = new ArrayList<>(table);
+        next.add(added);
+        install(next);
+        LOG.log(System.Logger.Level.INFO, () -> String.format("%s: %s added guest memory [gpa 0x%x, %d MiB]: %d region(s)",
+                backend.name(), peer, added.region.guestPhysAddr(), added.region.size() >> 20, table.size()));
+    }
+
+    /** REM_MEM_REG (CONFIGURE_MEM_SLOTS): 0 padding (u64)  8 the region to remove (its guest address and size). */
+    private void remMemReg(int size) throws VhostUserException {
+        requireMemSlots();
+        if (size != 8 + Payloads.MEM_REGION_SIZE) {
+            throw new VhostUserException("carries " + size + " bytes (40 expected)");
+        }
+        long gpa = payload.get(LONG, 8 + Payloads.REGION_GUEST_ADDR);
+        long len = payload.get(LONG, 8 + Payloads.REGION_SIZE);
+        List<Mapped> next = new ArrayList<>(table);
+        if (!next.removeIf(m -> m.matches(gpa, len))) {
+            throw new VhostUserException(String.format("no region [gpa 0x%x, size 0x%x] to remove", gpa, len));
+        }
+        // Rings that lay in the removed region break (their queues stop); the others go on.
+        install(next);
+        LOG.log(System.Logger.Level.INFO, () -> String.format("%s: %s removed guest memory [gpa 0x%x, %d MiB]: %d region(s)",
+                backend.name(), peer, gpa, len >> 20, table.size()));
+    }
+
+    private void requireMemSlots() throws VhostUserException {
+        if ((ackedProtocolFeatures & bit(ProtocolFeatures.CONFIGURE_MEM_SLOTS)) == 0) {
+            throw new VhostUserException("CONFIGURE_MEM_SLOTS was not negotiated");
+        }
+    }
+
+    /** Maps the region described at payload offset at from fd (which stays the message's). */
+    private Mapped map(String what, long at, int fd) throws VhostUserException {
+        long gpa = payload.get(LONG, at + Payloads.REGION_GUEST_ADDR);
+        long len = payload.get(LONG, at + Payloads.REGION_SIZE);
+        long uva = payload.get(LONG, at + Payloads.REGION_USER_ADDR);
+        long offset = payload.get(LONG, at + Payloads.REGION_MMAP_OFFSET);
+        SharedMemory mapping;
+        try {
+            mapping = SharedMemory.mapFile(fd);
+        } catch (NativeException e) {
+            throw new VhostUserException(what + ": cannot map its file: " + e.getMessage(), e);
+        }
+        long fileSize = mapping.segment().byteSize();
+        if (len <= 0 || offset < 0 || offset > fileSize || len > fileSize - offset) {
+            mapping.close();
+            throw new VhostUserException(String.format(
+                    "%s [gpa 0x%x, size 0x%x, mmap_offset 0x%x] lies beyond its file of 0x%x bytes",
+                    what, gpa, len, offset, fileSize));
+        }
+        return new Mapped(new GuestMemory.Region(gpa, len, uva, mapping.segment().asSlice(offset, len)), mapping);
+    }
+
+    /**
+     * Puts a table of these regions in force: the data path switches to it, then the previous table is closed (its
+     * regions no other table holds are unmapped). On failure the table in force stays, and regions mapped for the
+     * new one alone are unmapped.
+     */
+    private void install(List<Mapped> regions) throws VhostUserException {
+        GuestMemory memory;
+        regions.forEach(Mapped::acquire);
+        try {
+            memory = new GuestMemory(regions.stream().map(m -> m.region).toList(), () -> regions.forEach(Mapped::release));
+        } catch (IllegalArgumentException e) {
+            regions.forEach(Mapped::release);
+            throw new VhostUserException(e.getMessage(), e);
+        }
+        try {
+            backend.setMemory(memory);
+        } catch (VhostUserException | RuntimeException e) {
+            regions.forEach(Mapped::release);
+            throw e;
+        }
+        table = List.copyOf(regions);
     }
 
     /**
@@ -605,6 +699,7 @@ public final class VhostUserSession {
     private void releaseAll() {
         try {
             backend.reset();
+            table = List.of();
         } finally {
             for (Vring v : vrings) {
                 closeVring(v);

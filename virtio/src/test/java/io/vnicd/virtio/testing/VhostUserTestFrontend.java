@@ -112,6 +112,32 @@ public final class VhostUserTestFrontend implements AutoCloseable {
         return sendWithFds(Request.SET_MEM_TABLE, Payloads.MEM_REGIONS + regions.length * Payloads.MEM_REGION_SIZE, fds, fds.length);
     }
 
+    /** GET_MAX_MEM_SLOTS (CONFIGURE_MEM_SLOTS). */
+    public long getMaxMemSlots() throws NativeException {
+        return request(Request.GET_MAX_MEM_SLOTS, 0).get(LONG, 0);
+    }
+
+    /** ADD_MEM_REG: one {guestAddr, size, userAddr, mmapOffset} region from fd, as QEMU adds a DIMM. */
+    public boolean addMemReg(long[] region, int fd) throws NativeException {
+        memReg(region);
+        return sendWithFds(Request.ADD_MEM_REG, 8 + Payloads.MEM_REGION_SIZE, new int[] {fd}, 1);
+    }
+
+    /** REM_MEM_REG: the region added with these values. */
+    public boolean remMemReg(long[] region) throws NativeException {
+        memReg(region);
+        return send(Request.REM_MEM_REG, 8 + Payloads.MEM_REGION_SIZE);
+    }
+
+    private void memReg(long[] region) {
+        long at = MessageHeader.LENGTH + 8;
+        out.set(LONG, MessageHeader.LENGTH, 0L);
+        out.set(LONG, at + Payloads.REGION_GUEST_ADDR, region[0]);
+        out.set(LONG, at + Payloads.REGION_SIZE, region[1]);
+        out.set(LONG, at + Payloads.REGION_USER_ADDR, region[2]);
+        out.set(LONG, at + Payloads.REGION_MMAP_OFFSET, region[3]);
+    }
+
     public boolean setVringNum(int index, int num) throws NativeException {
         return state(Request.SET_VRING_NUM, index, num);
     }

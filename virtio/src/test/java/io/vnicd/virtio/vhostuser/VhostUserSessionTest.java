@@ -48,7 +48,8 @@ class VhostUserSessionTest {
 
         @Override
         public long protocolFeatures() {
-            return ProtocolFeatures.bit(ProtocolFeatures.MQ) | ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK);
+            return ProtocolFeatures.bit(ProtocolFeatures.MQ) | ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK)
+                    | ProtocolFeatures.bit(ProtocolFeatures.CONFIGURE_MEM_SLOTS);
         }
 
         @Override
@@ -150,6 +151,70 @@ class VhostUserSessionTest {
             assertNotNull(m);
             assertEquals(0x100000000L + 16, m.userToGuest(0x7f1000000000L + 16, 8));
             assertEquals(-1, m.userToGuest(0x7f2000000000L, 8));
+        }
+    }
+
+    private void handshakeWithMemSlots() throws Exception {
+        frontend.setOwner();
+        long features = frontend.getFeatures();
+        frontend.getProtocolFeatures();
+        frontend.setProtocolFeatures(ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK) | ProtocolFeatures.bit(ProtocolFeatures.CONFIGURE_MEM_SLOTS));
+        frontend.setFeatures(features);
+    }
+
+    @Test
+    void shouldAddAndRemoveMemoryRegionsOneAtATime() throws Exception {
+        handshakeWithMemSlots();
+        assertEquals(509, frontend.getMaxMemSlots());
+        try (SharedMemory a = SharedMemory.create("a", 1 << 20); SharedMemory b = SharedMemory.create("b", 2 << 20)) {
+            a.segment().set(java.lang.foreign.ValueLayout.JAVA_LONG, 64, 0x1122334455667788L);
+            b.segment().set(java.lang.foreign.ValueLayout.JAVA_LONG, 4096 + 64, 0x0102030405060708L);
+            long[] ra = {0x0, 1 << 20, 0x7f0000000000L, 0};
+            long[] rb = {0x100000000L, 1 << 20, 0x7f1000000000L, 4096};
+            assertTrue(frontend.addMemReg(ra, a.fd()));
+            assertEquals(1, backend.memory.regionCount());
+            assertTrue(frontend.addMemReg(rb, b.fd()), "a hot-plugged DIMM");
+            GuestMemory m = backend.memory;
+            assertEquals(2, m.regionCount());
+            assertEquals(0x1122334455667788L, m.slice(64, 8).get(java.lang.foreign.ValueLayout.JAVA_LONG, 0),
+                    "the first region is still mapped in the second table");
+            assertEquals(0x0102030405060708L, m.slice(0x100000000L + 64, 8).get(java.lang.foreign.ValueLayout.JAVA_LONG, 0));
+
+            assertFalse(frontend.addMemReg(new long[] {0x80000, 1 << 20, 0x7f2000000000L, 0}, a.fd()), "overlapping gpa");
+            assertEquals(2, backend.memory.regionCount(), "a refused region changes nothing");
+            assertFalse(frontend.remMemReg(new long[] {0x200000000L, 1 << 20, 0, 0}), "no such region");
+
+            assertTrue(frontend.remMemReg(rb), "the DIMM unplugged");
+            GuestMemory after = backend.memory;
+            assertEquals(1, after.regionCount());
+            assertNull(after.slice(0x100000000L + 64, 8));
+            assertEquals(0x1122334455667788L, after.slice(64, 8).get(java.lang.foreign.ValueLayout.JAVA_LONG, 0));
+            assertEquals(2, frontend.getQueueNum(), "the connection still serves");
+        }
+    }
+
+    @Test
+    void shouldOfferAllOf509MemorySlotsAndRefuseOneMore() throws Exception {
+        handshakeWithMemSlots();
+        try (SharedMemory a = SharedMemory.create("a", 1 << 20)) {
+            for (int i = 0; i < 509; i++) {
+                assertTrue(frontend.addMemReg(new long[] {(long) i << 20, 4096, 0x7f0000000000L + ((long) i << 20), 0}, a.fd()),
+                        "slot " + i);
+            }
+            assertEquals(509, backend.memory.regionCount());
+            assertFalse(frontend.addMemReg(new long[] {509L << 20, 4096, 0x7f0000000000L + (509L << 20), 0}, a.fd()));
+            assertEquals(509, backend.memory.regionCount());
+            assertTrue(frontend.remMemReg(new long[] {7L << 20, 4096, 0x7f0000000000L + (7L << 20), 0}));
+            assertEquals(508, backend.memory.regionCount());
+        }
+    }
+
+    @Test
+    void shouldRefuseMemorySlotRequestsWithoutTheirProtocolFeature() throws Exception {
+        frontend.handshake();
+        try (SharedMemory a = SharedMemory.create("a", 1 << 20)) {
+            assertFalse(frontend.addMemReg(new long[] {0, 1 << 20, 0x7f0000000000L, 0}, a.fd()));
+            assertNull(backend.memory);
         }
     }
 

@@ -171,6 +171,11 @@ final class StatusReport {
             v.put("brokenQueues", broken);
         }
         v.put("rxNotReady", dev.rxNotReady());
+        ArrayNode memory = v.putArray("guestMemory");
+        for (VirtioNetBackend.MemoryRegion r : dev.memoryRegions()) {
+            memory.addObject().put("guestPhysAddr", String.format("0x%x", r.guestPhysAddr())).put("sizeBytes", r.size())
+                    .put("rxChains", r.rxChains());
+        }
         if (dev.isLogging() || dev.logBeyond() > 0) {
             v.put("dirtyLogging", dev.isLogging()).put("dirtyLogBeyond", dev.logBeyond());
         }

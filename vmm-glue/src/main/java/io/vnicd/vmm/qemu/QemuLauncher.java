@@ -43,6 +43,8 @@ public final class QemuLauncher {
     private final String machine;
     private final String accel;
     private final int memoryMb;
+    private final int memorySlots;
+    private final int maxMemoryMb;
     private final int cpus;
     private final int hotplugSlots;
     private final List<QemuNic> nics;
@@ -57,6 +59,8 @@ public final class QemuLauncher {
         this.machine = b.machine;
         this.accel = b.accel != null ? b.accel : Accelerator.forGuests(b.binary, b.image).name();
         this.memoryMb = b.memoryMb;
+        this.memorySlots = b.memorySlots;
+        this.maxMemoryMb = b.maxMemoryMb;
         this.cpus = b.cpus;
         this.hotplugSlots = b.hotplugSlots;
         this.nics = List.copyOf(b.nics);
@@ -128,7 +132,8 @@ public final class QemuLauncher {
         cmd.add(binary);
         cmd.addAll(List.of("-name", name));
         cmd.addAll(List.of("-machine", machine, "-accel", accel));
-        cmd.addAll(List.of("-m", memoryMb + "M", "-smp", Integer.toString(cpus)));
+        cmd.addAll(List.of("-m", memoryMb + "M" + (memorySlots > 0 ? ",slots=" + memorySlots + ",maxmem=" + maxMemoryMb + "M" : ""),
+                "-smp", Integer.toString(cpus)));
         cmd.addAll(List.of("-object", "memory-backend-memfd,id=mem,size=" + memoryMb + "M,share=on",
                 "-numa", "node,memdev=mem"));
         cmd.addAll(List.of("-kernel", image.kernel().toString(), "-initrd", image.initrd().toString(),
@@ -203,6 +208,8 @@ public final class QemuLauncher {
         /** Null until set: the launcher then asks {@link Accelerator#forGuests}. */
         private String accel;
         private int memoryMb = 256;
+        private int memorySlots;
+        private int maxMemoryMb;
         private int cpus = 1;
         private int hotplugSlots;
         private final List<QemuNic> nics = new ArrayList<>();
@@ -245,6 +252,20 @@ public final class QemuLauncher {
                 throw new IllegalArgumentException("the guest needs at least 64 MiB: " + memoryMb);
             }
             this.memoryMb = memoryMb;
+            return this;
+        }
+
+        /**
+         * Room for memory hot-plug: slots DIMMs (pc-dimm, {@link QmpClient#plugMemory}) up to maxMemoryMb of guest
+         * memory in all ({@code -m SIZE,slots=N,maxmem=M}).
+         */
+        public Builder memoryHotplug(int slots, int maxMemoryMb) {
+            if (slots < 1 || slots > 256 || maxMemoryMb <= memoryMb) {
+                throw new IllegalArgumentException("memory hot-plug needs 1 to 256 slots and maxmem above the "
+                        + memoryMb + " MiB of RAM: " + slots + " slots, maxmem " + maxMemoryMb + " MiB");
+            }
+            this.memorySlots = slots;
+            this.maxMemoryMb = maxMemoryMb;
             return this;
         }
 

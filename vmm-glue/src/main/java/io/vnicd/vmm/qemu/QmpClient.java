@@ -295,6 +295,25 @@ public final class QmpClient implements AutoCloseable {
     }
 
     /**
+     * Hot-plugs a DIMM of sizeMb at guest physical address addr: a shared memfd backend (vhost-user maps it from its
+     * fd) and a pc-dimm on it, both named id (the backend "id-mem"). The guest sees an ACPI memory device.
+     */
+    public void plugMemory(String id, int sizeMb, long addr) throws QmpException {
+        execute("object-add", Map.of("qom-type", "memory-backend-memfd", "id", id + "-mem", "size", (long) sizeMb << 20,
+                "share", true));
+        execute("device_add", Map.of("driver", "pc-dimm", "id", id, "memdev", id + "-mem", "addr", addr));
+    }
+
+    /**
+     * Unplugs the DIMM plugMemory added: device_del, the guest offlines and ejects it (DEVICE_DELETED), then its
+     * backend goes.
+     */
+    public void unplugMemory(String id, Duration timeout) throws QmpException {
+        deviceDelAndWait(id, timeout);
+        execute("object-del", Map.of("id", id + "-mem"));
+    }
+
+    /**
      * What query-migrate says of a migration: its status (none, setup, active, completed, failed, cancelled, ...), the
      * downtime the guest saw (ms, once completed), the total time (ms), and the error of a failed one.
      */
