@@ -28,6 +28,9 @@ import io.vnicd.sriov.peer.ProxyPort;
 import io.vnicd.sriov.tunnel.VxlanPort;
 import io.vnicd.sriov.tunnel.VxlanSegment;
 import io.vnicd.nativeio.XdpSocket;
+import io.vnicd.sriov.router.Ipv4Subnet;
+import io.vnicd.sriov.router.RouterPort;
+import io.vnicd.sriov.router.VirtualRouter;
 import io.vnicd.sriov.uplink.AggregationPolicy;
 import io.vnicd.sriov.uplink.Transport;
 import io.vnicd.sriov.uplink.Uplink;
@@ -73,6 +76,7 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
     private Uplink uplink;
     private final List<PeerLink> peerLinks = new ArrayList<>();
     private VxlanPort vxlan;
+    private RouterPort routerPort;
     private final List<ProxyPort> proxies = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** The clock of the current data-path round (read once per round, for the switch's ageing and below). */
     private long roundNanos;
@@ -291,6 +295,24 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
         return v;
     }
 
+    /**
+     * Gives the PF its VNIC of the daemon's virtual router (US7941539), before {@link #start()}: the PF serves
+     * subnet, whose gateway address the router holds once some host is away from home (see {@link VirtualRouter}).
+     */
+    public synchronized RouterPort joinRouter(VirtualRouter r, Ipv4Subnet subnet, int gateway) {
+        if (routerPort != null) {
+            throw new IllegalStateException(name + " has its router VNIC already");
+        }
+        RouterPort p = r.join(name, subnet, gateway, agent);
+        routerPort = p;
+        return p;
+    }
+
+    /** The PF's VNIC of the virtual router, or null. */
+    public RouterPort routerPort() {
+        return routerPort;
+    }
+
     /** The name of the switch port to VXLAN segments. */
     public static final String VXLAN = "vxlan";
 
@@ -433,6 +455,11 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
         if (vxlan != null) {
             agent.add(vxlan);
             vxlan.start();
+        }
+        if (routerPort != null) {
+            RouterPort rp = routerPort;
+            agent.execute(() -> rp.attach(vswitch.addPort(rp, 0), ingress));
+            agent.add(rp);
         }
         for (VirtualFunction vf : vfs) {
             vf.start();

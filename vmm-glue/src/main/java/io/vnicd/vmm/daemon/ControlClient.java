@@ -45,6 +45,9 @@ public final class ControlClient {
               contain FILE.json [--pf NAME]   contains attacks: {"attacks":[...]} (empty list releases)
               capture --out FILE.pcap [--pf NAME] [--count N] [--timeout SECONDS]
                                               writes what the PF's monitor rules capture to a pcap file
+              router [HOST --at PF | --remove HOST]
+                                              the virtual router: hosts away from home and its VNICs; route for
+                                              HOST on PF (as if seen there), or stop routing for it
               '{"command":...}'               a raw JSON request""";
 
     public static void main(String[] args) {
@@ -77,6 +80,20 @@ public final class ControlClient {
                     answer(request(socket, JSON.writeValueAsString(body)));
                 }
                 case "capture" -> capture(socket, rest);
+                case "router" -> {
+                    com.fasterxml.jackson.databind.node.ObjectNode body = JSON.createObjectNode().put("command", "router");
+                    int remove = rest.indexOf("--remove");
+                    int at = rest.indexOf("--at");
+                    if (remove >= 0 && remove + 1 < rest.size()) {
+                        body.put("host", rest.get(remove + 1)).put("remove", true);
+                    } else if (!rest.isEmpty()) {
+                        if (at < 0 || at + 1 >= rest.size() || at == 0) {
+                            fail("router HOST needs --at PF", 2);
+                        }
+                        body.put("host", rest.getFirst()).put("at", rest.get(at + 1));
+                    }
+                    answer(request(socket, JSON.writeValueAsString(body)));
+                }
                 default -> {
                     if (!cmd.startsWith("{")) {
                         fail("unknown command '" + cmd + "'\n" + USAGE, 2);

@@ -322,8 +322,9 @@ final class ControlServer implements AutoCloseable {
                 case "status" -> StatusReport.of(vnicd).put("ok", true);
                 case "rules" -> rules(request);
                 case "contain" -> contain(request);
+                case "router" -> router(request);
                 case "" -> error("the request has no \"command\"");
-                default -> error("unknown command '" + command + "' (known: status, rules, contain)");
+                default -> error("unknown command '" + command + "' (known: status, rules, contain, router)");
             };
         } catch (IOException e) {
             return error("the request is not JSON: " + e.getMessage());
@@ -371,6 +372,38 @@ final class ControlServer implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.INFO, () -> pf.name() + ": containing " + attacks.size() + " attack(s)");
         return JSON.createObjectNode().put("ok", true).put("attacks", attacks.size());
+    }
+
+    /**
+     * The virtual router: {"command":"router"} shows it; with "host":"10.1.0.5" and "at":"pf1" it routes for that
+     * host on pf1 (as if it had been seen there); with "host" and "remove":true it stops routing for it.
+     */
+    private ObjectNode router(JsonNode request) {
+        io.vnicd.sriov.router.VirtualRouter r = vnicd.router();
+        if (r == null) {
+            return error("no virtual router: no PF serves a subnet (\"subnet\": {\"cidr\", \"gateway\"} in the configuration)");
+        }
+        String host = request.path("host").asText("");
+        if (!host.isEmpty()) {
+            int ip;
+            try {
+                ip = io.vnicd.sriov.router.Ipv4Subnet.parseAddress(host);
+            } catch (IllegalArgumentException e) {
+                return error("host: " + e.getMessage());
+            }
+            if (request.path("remove").asBoolean(false)) {
+                if (!r.remove(ip, "removed on command")) {
+                    return error("the router does not route for " + host);
+                }
+            } else {
+                try {
+                    r.declare(ip, request.path("at").asText(""));
+                } catch (IllegalArgumentException e) {
+                    return error(e.getMessage());
+                }
+            }
+        }
+        return StatusReport.router(JSON.createObjectNode(), r).put("ok", true);
     }
 
     /** The request's array field as records; an absent field is an empty list. */

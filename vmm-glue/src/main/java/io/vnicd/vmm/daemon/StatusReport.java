@@ -35,6 +35,9 @@ final class StatusReport {
 
     static ObjectNode of(Vnicd vnicd) {
         ObjectNode root = JSON.createObjectNode();
+        if (vnicd.router() != null) {
+            router(root.putObject("router"), vnicd.router());
+        }
         ArrayNode pfs = root.putArray("pfs");
         for (PhysicalFunction pf : vnicd.physicalFunctions()) {
             ObjectNode p = pfs.addObject();
@@ -145,6 +148,30 @@ final class StatusReport {
             }
         }
         return root;
+    }
+
+    /** The virtual router: whether it routes, the hosts away from home, and its VNIC on each PF. */
+    static ObjectNode router(ObjectNode r, io.vnicd.sriov.router.VirtualRouter router) {
+        r.put("active", router.isActive());
+        ArrayNode hosts = r.putArray("hosts");
+        for (io.vnicd.sriov.router.VirtualRouter.Host h : router.hosts()) {
+            ObjectNode o = hosts.addObject().put("ip", io.vnicd.sriov.router.Ipv4Subnet.format(h.ip()))
+                    .put("at", h.at()).put("home", h.home());
+            if (h.mac() != 0) {
+                o.put("mac", MacAddress.format(h.mac()));
+            }
+        }
+        ArrayNode vnics = r.putArray("vnics");
+        for (io.vnicd.sriov.router.RouterPort p : router.ports()) {
+            ObjectNode o = vnics.addObject().put("pf", p.pf()).put("mac", MacAddress.format(p.mac()))
+                    .put("subnet", p.subnet().toString()).put("gateway", io.vnicd.sriov.router.Ipv4Subnet.format(p.gateway()));
+            ArrayNode addresses = o.putArray("addresses");
+            for (int a : p.addresses()) {
+                addresses.add(io.vnicd.sriov.router.Ipv4Subnet.format(a));
+            }
+            counters(o.putObject("counters"), p.routerCounters());
+        }
+        return r;
     }
 
     /** Fills v with the VF's connection, features and counters; returns v. */

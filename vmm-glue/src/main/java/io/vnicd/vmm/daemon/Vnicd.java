@@ -5,6 +5,8 @@ import io.vnicd.devmodel.classify.RuleSetException;
 import io.vnicd.devmodel.numa.AllocationPolicy;
 import io.vnicd.devmodel.numa.Topology;
 import io.vnicd.sriov.pf.PhysicalFunction;
+import io.vnicd.sriov.router.Ipv4Subnet;
+import io.vnicd.sriov.router.VirtualRouter;
 import io.vnicd.sriov.pf.VirtualFunction;
 import io.vnicd.sriov.tunnel.VxlanSegment;
 import io.vnicd.sriov.uplink.AggregationPolicy;
@@ -41,6 +43,7 @@ public final class Vnicd implements AutoCloseable {
     private final List<SocketLock> held = new ArrayList<>();
     private final Map<String, GroupPrincipal> groups = new HashMap<>();
     private ControlServer control;
+    private VirtualRouter router;
 
     public Vnicd(VnicdConfig config) {
         this(config, ControlServer.Limits.DEFAULT);
@@ -63,6 +66,9 @@ public final class Vnicd implements AutoCloseable {
                 LOG.log(System.Logger.Level.INFO, () -> "removed monitor rings of stopped daemons: " + stale);
             }
             Duration reconnect = Duration.ofMillis(config.reconnectMillisOrDefault());
+            if (config.physicalFunctions().stream().anyMatch(pc -> pc.subnet() != null)) {
+                router = new VirtualRouter();
+            }
             for (VnicdConfig.PfConfig pc : config.physicalFunctions()) {
                 PhysicalFunction pf = new PhysicalFunction(pc.name(),
                         pc.dos() == null ? PhysicalFunction.DEFAULT_STANDBY_FPS : pc.dos().standbyOrDefault());
@@ -133,6 +139,14 @@ public final class Vnicd implements AutoCloseable {
                         pf.virtualFunctions().get(v).endpoint().onBound(socket -> RuntimeDirectory.grant(socket, mode, g));
                     }
                 }
+                if (pc.subnet() != null) {
+                    pf.joinRouter(router, Ipv4Subnet.parse(pc.subnet().cidr()), Ipv4Subnet.parseAddress(pc.subnet().gateway()));
+                }
+            }
+            if (router != null) {
+                router.connect();
+            }
+            for (PhysicalFunction pf : pfs) {
                 pf.start();
             }
             if (config.controlSocket() != null) {
@@ -228,6 +242,11 @@ public final class Vnicd implements AutoCloseable {
         return config;
     }
 
+    /** The daemon's virtual router (some PF serves a subnet), or null. */
+    public VirtualRouter router() {
+        return router;
+    }
+
     @Override
     public void close() {
         if (control != null) {
@@ -235,6 +254,9 @@ public final class Vnicd implements AutoCloseable {
         }
         for (PhysicalFunction pf : pfs) {
             pf.close();
+        }
+        if (router != null) {
+            router.close();
         }
         // Only now that the sockets are closed and removed may another daemon take their paths.
         for (SocketLock lock : held) {

@@ -70,6 +70,8 @@ public record VnicdConfig(
      * @param peers  unix sockets that join this PF to other vnicd daemons on the host (proxy VNICs over shared
      *               memory): the first daemon to name a socket listens there, the others connect
      * @param vxlan  VXLAN segments to other hosts
+     * @param subnet the IPv4 subnet the PF serves and its gateway address: the PF gets a VNIC of the virtual router,
+     *               which routes for hosts of other PFs' subnets that move here and for this subnet's hosts that move away
      * @param uplinkTransport the socket each uplink is opened with: af_packet (default), af_xdp, or auto (AF_XDP where
      *                        it opens and suits the interface, else AF_PACKET)
      */
@@ -84,9 +86,10 @@ public record VnicdConfig(
                            @JsonProperty("quotaWaitMicros") Long quotaWaitMicros,
                            @JsonProperty("peers") List<String> peers,
                            @JsonProperty("vxlan") VxlanConfig vxlan,
-                           @JsonProperty("uplinkTransport") String uplinkTransport) {
+                           @JsonProperty("uplinkTransport") String uplinkTransport,
+                           @JsonProperty("subnet") SubnetConfig subnet) {
         public PfConfig(String name, List<VfConfig> virtualFunctions) {
-            this(name, virtualFunctions, null, null, null, null, null, null, null, null, null, null);
+            this(name, virtualFunctions, null, null, null, null, null, null, null, null, null, null, null);
         }
 
         public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation) {
@@ -95,19 +98,25 @@ public record VnicdConfig(
 
         public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation,
                         String uplinkTransport) {
-            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null, null, null, uplinkTransport);
+            this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null, null, null, uplinkTransport, null);
         }
 
         /** The same PF with these peer sockets. */
         public PfConfig withPeers(List<String> sockets) {
             return new PfConfig(name, virtualFunctions, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros,
-                    sockets, vxlan, uplinkTransport);
+                    sockets, vxlan, uplinkTransport, subnet);
         }
 
         /** The same PF with this VXLAN configuration. */
         public PfConfig withVxlan(VxlanConfig v) {
             return new PfConfig(name, virtualFunctions, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros,
-                    peers, v, uplinkTransport);
+                    peers, v, uplinkTransport, subnet);
+        }
+
+        /** The same PF serving this subnet (a VNIC of the virtual router). */
+        public PfConfig withSubnet(SubnetConfig s) {
+            return new PfConfig(name, virtualFunctions, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros,
+                    peers, vxlan, uplinkTransport, s);
         }
 
         public List<String> peersOrEmpty() {
@@ -133,6 +142,15 @@ public record VnicdConfig(
         public List<RuleSpec> rulesOrEmpty() {
             return rules == null ? List.of() : rules;
         }
+    }
+
+    /**
+     * The IPv4 subnet a PF serves, for the virtual router (US7941539).
+     *
+     * @param cidr    the subnet, "10.1.0.0/24"
+     * @param gateway the router's address in it, "10.1.0.254" (the hosts' default gateway)
+     */
+    public record SubnetConfig(@JsonProperty("cidr") String cidr, @JsonProperty("gateway") String gateway) {
     }
 
     /**
@@ -344,6 +362,7 @@ public record VnicdConfig(
         }
         Set<String> names = new HashSet<>();
         Set<String> sockets = new HashSet<>();
+        List<io.vnicd.sriov.router.Ipv4Subnet> subnets = new ArrayList<>();
         Set<String> macs = new HashSet<>();
         Set<String> allUplinks = new HashSet<>();
         for (int p = 0; p < physicalFunctions.size(); p++) {
@@ -416,6 +435,24 @@ public record VnicdConfig(
                     io.vnicd.sriov.uplink.Transport.parse(pf.uplinkTransport());
                 } catch (IllegalArgumentException e) {
                     problems.add(where + " (" + pf.name() + "): uplinkTransport " + e.getMessage());
+                }
+            }
+            if (pf.subnet() != null) {
+                String at = where + " (" + pf.name() + "): subnet";
+                try {
+                    io.vnicd.sriov.router.Ipv4Subnet net = io.vnicd.sriov.router.Ipv4Subnet.parse(String.valueOf(pf.subnet().cidr()));
+                    int gw = io.vnicd.sriov.router.Ipv4Subnet.parseAddress(String.valueOf(pf.subnet().gateway()));
+                    if (!net.contains(gw) || net.isNetworkOrBroadcast(gw)) {
+                        problems.add(at + ".gateway " + pf.subnet().gateway() + " is not a host of " + net);
+                    }
+                    for (io.vnicd.sriov.router.Ipv4Subnet other : subnets) {
+                        if (other.contains(net.network()) || net.contains(other.network())) {
+                            problems.add(at + " " + net + " overlaps " + other + " of another PF");
+                        }
+                    }
+                    subnets.add(net);
+                } catch (IllegalArgumentException e) {
+                    problems.add(at + ": " + e.getMessage());
                 }
             }
             if (pf.quotaWaitMicros() != null && (pf.quotaWaitMicros() < 0 || pf.quotaWaitMicros() > 1_000_000)) {
