@@ -2,6 +2,7 @@ package io.vnicd.sriov.uplink;
 
 import io.vnicd.devmodel.counter.CounterBlock;
 import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.packet.Announcements;
 import io.vnicd.devmodel.packet.Checksum;
 import io.vnicd.devmodel.packet.PacketHeaders;
 import io.vnicd.devmodel.packet.PacketParser;

@@ -1,6 +1,7 @@
 package io.vnicd.tests.proxy;
 
 import io.vnicd.devmodel.port.PortCounter;
+import io.vnicd.tests.drill.DaemonProcess;
 import io.vnicd.sriov.peer.ProxyCounter;
 import io.vnicd.sriov.peer.ProxyPort;
 import io.vnicd.sriov.pf.PhysicalFunction;

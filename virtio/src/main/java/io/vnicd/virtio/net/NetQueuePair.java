@@ -293,6 +293,7 @@ public final class NetQueuePair {
         int chains = 0;
         MemorySegment numSeg = null;
         long numOff = 0;
+        long numGpa = 0;
         boolean numWhole = true;
         while (written < need) {
             if (chains == avail && mergeable) {
@@ -323,6 +324,7 @@ public final class NetQueuePair {
                 MemorySegment dst = rxq.bufferSegment();
                 long dOff = rxq.bufferOffset();
                 int room = rxq.bufferLength();
+                int before = written;
                 while (room > 0 && written < need) {
                     int n;
                     if (written < HEADER_SIZE) {
@@ -332,6 +334,7 @@ public final class NetQueuePair {
                         if (written <= HEADER_NUM_BUFFERS && HEADER_NUM_BUFFERS < written + n) {
                             numSeg = dst;
                             numOff = dOff + HEADER_NUM_BUFFERS - written;
+                            numGpa = rxq.bufferGpa() + (numOff - rxq.bufferOffset());
                             numWhole = written + n - HEADER_NUM_BUFFERS >= 2;
                         }
                     } else {
@@ -343,6 +346,7 @@ public final class NetQueuePair {
                     dOff += n;
                     room -= n;
                 }
+                rxq.logBufferWrite(0, written - before);
             }
             if (rxq.isBroken()) {
                 return false;
@@ -356,6 +360,7 @@ public final class NetQueuePair {
             } else {
                 numSeg.set(ValueLayout.JAVA_BYTE, numOff, (byte) chains);
             }
+            rxq.logWrite(numGpa, 2);
         }
         count(Counter.RX_FRAMES, 1);
         count(Counter.RX_BYTES, length);
@@ -382,6 +387,7 @@ public final class NetQueuePair {
         dst.set(ValueLayout.JAVA_LONG_UNALIGNED, at, 0L);
         dst.set(ValueLayout.JAVA_INT_UNALIGNED, at + 8, 1 << 16);
         copy(frame, offset, dst, at + HEADER_SIZE, length);
+        rxq.logBufferWrite(0, length + HEADER_SIZE);
         rxq.addUsed(head, length + HEADER_SIZE);
         counters.increment(Counter.RX_FRAMES.ordinal());
         counters.add(Counter.RX_BYTES.ordinal(), length);

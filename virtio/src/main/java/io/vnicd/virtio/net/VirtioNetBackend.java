@@ -4,6 +4,8 @@ import io.vnicd.devmodel.counter.CounterRegistry;
 import io.vnicd.nativeio.EventFd;
 import io.vnicd.virtio.datapath.DataPathAgent;
 import io.vnicd.devmodel.port.Pollable;
+import io.vnicd.devmodel.packet.Announcements;
+import io.vnicd.virtio.memory.DirtyLog;
 import io.vnicd.virtio.memory.GuestMemory;
 import io.vnicd.virtio.queue.InvalidQueueException;
 import io.vnicd.virtio.queue.SplitQueue;
@@ -38,6 +40,12 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
     private FrameSink sink;
     private GuestMemory memory = GuestMemory.empty();
     private boolean eventIdx;
+    /** A live migration's dirty log (null: none), and whether VHOST_F_LOG_ALL is acked. Data-path thread. */
+    private DirtyLog log;
+    private boolean logging;
+    private final long[] logAddr;
+    private final MemorySegment announcement = java.lang.foreign.Arena.ofAuto().allocate(Announcements.LENGTH, 8);
+    private static final System.Logger LOG = System.getLogger(VirtioNetBackend.class.getName());
     private volatile long acked;
     private volatile boolean rxReady;
 
@@ -63,6 +71,8 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
         this.enabled = new boolean[2 * pairs];
         this.kicks = new EventFd[2 * pairs];
         this.rxPending = new boolean[pairs];
+        this.logAddr = new long[2 * pairs];
+        java.util.Arrays.fill(logAddr, -1);
         this.paths = new NetQueuePair[pairs];
         for (int i = 0; i < queues.length; i++) {
             queues[i] = new SplitQueue(i);
@@ -84,14 +94,15 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
     public long features() {
         long f = VirtioNetFeatures.bit(VirtioNetFeatures.VERSION_1) | VirtioNetFeatures.bit(VirtioNetFeatures.MRG_RXBUF)
                 | VirtioNetFeatures.bit(VirtioNetFeatures.EVENT_IDX) | VirtioNetFeatures.bit(VirtioNetFeatures.INDIRECT_DESC)
-                | VirtioNetFeatures.bit(VirtioNetFeatures.STATUS);
+                | VirtioNetFeatures.bit(VirtioNetFeatures.STATUS) | VirtioNetFeatures.bit(VirtioNetFeatures.LOG_ALL)
+                | VirtioNetFeatures.bit(VirtioNetFeatures.GUEST_ANNOUNCE);
         return pairs > 1 ? f | VirtioNetFeatures.bit(VirtioNetFeatures.MQ) : f;
     }
 
     @Override
     public long protocolFeatures() {
         return bit(ProtocolFeatures.MQ) | bit(ProtocolFeatures.REPLY_ACK) | bit(ProtocolFeatures.BACKEND_REQ)
-                | bit(ProtocolFeatures.STATUS);
+                | bit(ProtocolFeatures.STATUS) | bit(ProtocolFeatures.LOG_SHMFD) | bit(ProtocolFeatures.RARP);
     }
 
     @Override
@@ -112,6 +123,7 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
         }
         boolean idx = (features & VirtioNetFeatures.bit(VirtioNetFeatures.EVENT_IDX)) != 0;
         boolean mrg = (features & VirtioNetFeatures.bit(VirtioNetFeatures.MRG_RXBUF)) != 0;
+        boolean logAll = (features & VirtioNetFeatures.bit(VirtioNetFeatures.LOG_ALL)) != 0;
         acked = features;
         agent.execute(() -> {
             eventIdx = idx;
@@ -121,6 +133,8 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
             for (NetQueuePair p : paths) {
                 p.setMergeableRxBuffers(mrg);
             }
+            logging = logAll;
+            applyLog();
         });
     }
 
@@ -140,6 +154,51 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
         old[0].close();
     }
 
+    /** Data path: every started queue logs dirty pages while logging is on and a log is set, and stops otherwise. */
+    private void applyLog() {
+        for (int i = 0; i < queues.length; i++) {
+            if (started[i]) {
+                queues[i].setLog(logging ? log : null, logAddr[i]);
+            }
+        }
+    }
+
+    @Override
+    public void setLogBase(DirtyLog newLog) {
+        DirtyLog[] old = new DirtyLog[1];
+        agent.execute(() -> {
+            old[0] = log;
+            log = newLog;
+            applyLog();
+        });
+        if (old[0] != null && old[0] != newLog) {
+            old[0].close();
+        }
+    }
+
+    /**
+     * Announces mac after a migration (SEND_RARP): a RARP from it enters the PF as this VF's frame, so the switch
+     * learns where the guest now is and floods the news to every port, the wire's included.
+     */
+    @Override
+    public void sendRarp(long mac) {
+        agent.execute(() -> {
+            Announcements.rarp(announcement, mac);
+            sink.onFrame(announcement, 0, Announcements.LENGTH);
+        });
+    }
+
+    /** The dirty log's marks that fell beyond it (a log too small for guest memory), for status. */
+    public long logBeyond() {
+        DirtyLog l = log;
+        return l == null ? 0 : l.beyond();
+    }
+
+    /** True while the device logs the pages it writes (a migration is under way). */
+    public boolean isLogging() {
+        return logging && log != null;
+    }
+
     @Override
     public void startQueue(VringConfig c) throws VhostUserException {
         InvalidQueueException[] failed = new InvalidQueueException[1];
@@ -152,8 +211,15 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
                 return;
             }
             q.setNextAvail(c.base());
+            int inMemory = q.usedIndexInMemory();
+            if (inMemory != c.base()) {
+                LOG.log(System.Logger.Level.WARNING, "queue " + c.index()
+                        + " starts at " + c.base() + " but its used index in memory is " + inMemory);
+            }
             q.setEventIdx(eventIdx);
             q.setCallFd(c.call());
+            logAddr[c.index()] = c.logGuestAddr();
+            q.setLog(logging ? log : null, c.logGuestAddr());
             // The thread is polling now: drivers need not kick until it prepares to sleep.
             q.disableNotifications();
             started[c.index()] = true;
@@ -216,6 +282,7 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
     @Override
     public void reset() {
         GuestMemory[] old = new GuestMemory[1];
+        DirtyLog[] oldLog = new DirtyLog[1];
         agent.execute(() -> {
             for (int i = 0; i < queues.length; i++) {
                 stop(i);
@@ -224,9 +291,15 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
             old[0] = memory;
             memory = GuestMemory.empty();
             updateRxReady();
+            oldLog[0] = log;
+            log = null;
+            logging = false;
         });
         acked = 0;
         old[0].close();
+        if (oldLog[0] != null) {
+            oldLog[0].close();
+        }
     }
 
     private void updateRxReady() {

@@ -2,6 +2,7 @@ package io.vnicd.virtio.queue;
 
 import io.vnicd.nativeio.EventFd;
 import io.vnicd.nativeio.NativeException;
+import io.vnicd.virtio.memory.DirtyLog;
 import io.vnicd.virtio.memory.GuestMemory;
 
 import java.lang.foreign.MemorySegment;
@@ -66,6 +67,11 @@ public final class SplitQueue {
     private MemorySegment bufSegment;
     private long bufOffset;
     private int bufLength;
+    /** The current buffer's guest physical address (for the dirty log). */
+    private long bufGpa;
+    /** While a migration logs dirty pages: the log, and the used ring's guest physical address. */
+    private DirtyLog log;
+    private long usedGpa;
     private boolean bufWritable;
 
     private volatile boolean broken;
@@ -160,6 +166,11 @@ public final class SplitQueue {
 
     public int nextAvail() {
         return nextAvail;
+    }
+
+    /** The used index as the driver sees it in memory (-1 unconfigured). */
+    public int usedIndexInMemory() {
+        return configured ? (short) INDEX.getAcquire(used, (long) USED_IDX) & 0xffff : -1;
     }
 
     public void setEventIdx(boolean on) {
@@ -355,6 +366,7 @@ public final class SplitQueue {
             bufSegment = memory.segment(r);
             bufOffset = memory.offsetIn(r, addr);
             bufLength = (int) len;
+            bufGpa = addr;
             bufWritable = (flags & F_WRITE) != 0;
             if ((flags & F_NEXT) != 0) {
                 if (next >= tableSize) {
@@ -390,11 +402,46 @@ public final class SplitQueue {
         return bufWritable;
     }
 
+    /**
+     * Logs dirty pages (a live migration) from now on, or stops (log null). usedGpa is where the used ring lies in
+     * guest physical memory (VHOST_VRING_F_LOG's log_guest_addr), -1 to take it from the memory table.
+     */
+    public void setLog(DirtyLog log, long usedGpa) {
+        this.log = log;
+        this.usedGpa = usedGpa != -1 ? usedGpa : memory.userToGuest(usedUser, usedBytes(Math.max(1, size)));
+    }
+
+    /** Logs a write of n bytes at offset (from {@link #bufferOffset()}'s start) of the current buffer. */
+    public void logBufferWrite(long offsetInBuffer, int n) {
+        logWrite(bufGpa + offsetInBuffer, n);
+    }
+
+    /** Logs a write of n bytes at guest physical address gpa (after the write: the frontend may copy at once). */
+    public void logWrite(long gpa, int n) {
+        DirtyLog l = log;
+        if (l != null) {
+            l.mark(gpa, n);
+        }
+    }
+
+    /** The current buffer's guest physical address. */
+    public long bufferGpa() {
+        return bufGpa;
+    }
+
+    private void logUsed(long at, int n) {
+        DirtyLog l = log;
+        if (l != null && usedGpa != -1) {
+            l.mark(usedGpa + at, n);
+        }
+    }
+
     /** Records a completed chain; the driver sees it after {@link #publishUsed()}. */
     public void addUsed(int head, int writtenLength) {
         long at = USED_RING + (long) USED_ELEM_SIZE * (usedShadow & mask);
         used.set(U32, at, head);
         used.set(U32, at + 4, writtenLength);
+        logUsed(at, USED_ELEM_SIZE);
         usedShadow = (usedShadow + 1) & 0xffff;
     }
 
@@ -407,6 +454,7 @@ public final class SplitQueue {
     public void publishUsed() {
         if (usedShadow != usedPublished && configured) {
             INDEX.setRelease(used, (long) USED_IDX, (short) usedShadow);
+            logUsed(USED_IDX, 2);
             usedPublished = usedShadow;
         }
     }
@@ -460,8 +508,10 @@ public final class SplitQueue {
         }
         if (eventIdx) {
             used.set(U16, availEventOffset(size), (short) nextAvail);
+            logUsed(availEventOffset(size), 2);
         } else {
             used.set(U16, USED_FLAGS, (short) 0);
+            logUsed(USED_FLAGS, 2);
         }
         VarHandle.fullFence();
         return availIdx() != nextAvail;
@@ -471,6 +521,7 @@ public final class SplitQueue {
     public void disableNotifications() {
         if (configured && !broken && !eventIdx) {
             used.set(U16, USED_FLAGS, (short) USED_F_NO_NOTIFY);
+            logUsed(USED_FLAGS, 2);
         }
     }
 }

@@ -14,7 +14,9 @@ public final class FeatureNames {
         VIRTIO[15] = "MRG_RXBUF";
         VIRTIO[16] = "STATUS";
         VIRTIO[17] = "CTRL_VQ";
+        VIRTIO[21] = "GUEST_ANNOUNCE";
         VIRTIO[22] = "MQ";
+        VIRTIO[26] = "LOG_ALL";
         VIRTIO[28] = "INDIRECT_DESC";
         VIRTIO[29] = "EVENT_IDX";
         VIRTIO[30] = "PROTOCOL_FEATURES";

@@ -1,5 +1,7 @@
 package io.vnicd.virtio.vhostuser;
 
+import io.vnicd.virtio.memory.DirtyLog;
+
 import io.vnicd.nativeio.EventFd;
 import io.vnicd.virtio.memory.GuestMemory;
 
@@ -45,6 +47,19 @@ public interface VhostUserBackend {
 
     /** The connection ended or the frontend reset the device: stop every queue and release guest memory. */
     void reset();
+
+    /**
+     * SET_LOG_BASE: the dirty-page log of a live migration, written from now on while VHOST_F_LOG_ALL is acked (null:
+     * none). The back-end closes the log it replaced once no queue uses it.
+     */
+    default void setLogBase(DirtyLog log) throws VhostUserException {
+        throw new VhostUserException("the device keeps no dirty log");
+    }
+
+    /** SEND_RARP: after a migration, announce mac on the guest's behalf (VHOST_USER_PROTOCOL_F_RARP). */
+    default void sendRarp(long mac) throws VhostUserException {
+        throw new VhostUserException("the device sends no announcements");
+    }
 
     /** True when a queue broke on invalid driver input: GET_STATUS then reports DEVICE_NEEDS_RESET. */
     default boolean needsReset() {

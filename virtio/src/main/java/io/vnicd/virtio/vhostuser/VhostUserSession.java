@@ -5,6 +5,7 @@ import io.vnicd.nativeio.LibC;
 import io.vnicd.nativeio.NativeException;
 import io.vnicd.nativeio.SharedMemory;
 import io.vnicd.nativeio.UnixSocket;
+import io.vnicd.virtio.memory.DirtyLog;
 import io.vnicd.virtio.memory.GuestMemory;
 
 import java.lang.foreign.Arena;
@@ -61,6 +62,7 @@ public final class VhostUserSession {
         long desc;
         long avail;
         long used;
+        long log = -1;
         boolean addressed;
         int base;
         EventFd kick;
@@ -218,7 +220,9 @@ public final class VhostUserSession {
             case GET_MAX_MEM_SLOTS -> replyU64(request, Payloads.MAX_REGIONS);
             case SET_STATUS -> setStatus((int) payload.get(LONG, 0));
             case GET_STATUS -> replyU64(request, backend.needsReset() ? status | STATUS_NEEDS_RESET : status);
-            case GET_CONFIG, GET_INFLIGHT_FD, SET_LOG_BASE -> throw new VhostUserException("not supported by vnicd");
+            case SET_LOG_BASE -> setLogBase(size, fdCount);
+            case SEND_RARP -> sendRarp();
+            case GET_CONFIG, GET_INFLIGHT_FD -> throw new VhostUserException("not supported by vnicd");
             default -> throw new VhostUserException("not supported by vnicd (its protocol feature is not offered)");
         }
     }
@@ -341,6 +345,51 @@ public final class VhostUserSession {
         }
     }
 
+    /**
+     * SET_LOG_BASE (LOG_SHMFD): 0 mmap_size (u64)  8 mmap_offset (u64), one fd: the dirty log of a migration. QEMU
+     * waits for a reply (a SET_LOG_BASE message), and sends it again when it resizes the log.
+     */
+    private void setLogBase(int size, int fdCount) throws VhostUserException, NativeException {
+        if ((ackedProtocolFeatures & bit(ProtocolFeatures.LOG_SHMFD)) == 0) {
+            throw new VhostUserException("LOG_SHMFD was not negotiated");
+        }
+        if (size != 16 || fdCount != 1) {
+            throw new VhostUserException("carries " + size + " bytes and " + fdCount + " fds (16 and 1 expected)");
+        }
+        long mmapSize = payload.get(LONG, 0);
+        long mmapOffset = payload.get(LONG, 8);
+        DirtyLog log;
+        try {
+            log = DirtyLog.map(fds[0], mmapSize, mmapOffset);
+        } catch (NativeException e) {
+            throw new VhostUserException("cannot map the log: " + e.getMessage(), e);
+        }
+        try {
+            backend.setLogBase(log);
+        } catch (VhostUserException | RuntimeException e) {
+            log.close();
+            throw e;
+        }
+        LOG.log(System.Logger.Level.INFO, () -> backend.name() + ": " + peer + " set a dirty log of " + (mmapSize >> 10) + " KiB");
+        payload.set(LONG, 0, 0L);
+        reply(Request.SET_LOG_BASE, payload, 8);
+    }
+
+    /** SEND_RARP (protocol feature RARP): 0 mac (6 bytes, first octet first). */
+    private void sendRarp() throws VhostUserException {
+        if ((ackedProtocolFeatures & bit(ProtocolFeatures.RARP)) == 0) {
+            throw new VhostUserException("RARP was not negotiated");
+        }
+        long mac = 0;
+        for (int i = 0; i < 6; i++) {
+            mac = mac << 8 | (payload.get(ValueLayout.JAVA_BYTE, i) & 0xff);
+        }
+        long m = mac;
+        LOG.log(System.Logger.Level.INFO, () -> backend.name() + ": " + peer + " asks to announce "
+                + String.format("%012x", m) + " (a migrated guest)");
+        backend.sendRarp(mac);
+    }
+
     private Vring vring(int index) throws VhostUserException {
         if (index < 0 || index >= vrings.length) {
             throw new VhostUserException("virtqueue " + Integer.toUnsignedString(index) + " does not exist (the device has "
@@ -363,6 +412,7 @@ public final class VhostUserSession {
         v.desc = payload.get(LONG, Payloads.ADDR_DESC);
         v.used = payload.get(LONG, Payloads.ADDR_USED);
         v.avail = payload.get(LONG, Payloads.ADDR_AVAIL);
+        v.log = (payload.get(INT, Payloads.ADDR_FLAGS) & Payloads.ADDR_F_LOG) != 0 ? payload.get(LONG, Payloads.ADDR_LOG) : -1;
         v.addressed = true;
         if (v.started) {
             // A running ring moved (QEMU re-sends addresses when dirty logging toggles): resume where it stood.
@@ -461,7 +511,7 @@ public final class VhostUserSession {
         if (v.size == 0 || !v.addressed) {
             throw new VhostUserException("queue " + v.index + " cannot start before SET_VRING_NUM and SET_VRING_ADDR");
         }
-        backend.startQueue(new VringConfig(v.index, v.size, v.desc, v.avail, v.used, v.base, v.kick, v.call, v.err));
+        backend.startQueue(new VringConfig(v.index, v.size, v.desc, v.avail, v.used, v.base, v.kick, v.call, v.err, v.log));
         v.started = true;
         if (v.enabled) {
             backend.enableQueue(v.index, true);

@@ -16,7 +16,14 @@ import io.vnicd.nativeio.EventFd;
  * @param kick      the frontend kicks this when it adds buffers; null in polling mode
  * @param call      the back-end signals this after using buffers; null when the frontend polls
  * @param err       signalled when the back-end finds the ring broken; may be null
+ * @param logGuestAddr where the used ring lies in guest physical memory for the dirty log (SET_VRING_ADDR with
+ *                     VHOST_VRING_F_LOG), or -1
  */
 public record VringConfig(int index, int size, long descAddr, long availAddr, long usedAddr, int base,
-                          EventFd kick, EventFd call, EventFd err) {
+                          EventFd kick, EventFd call, EventFd err, long logGuestAddr) {
+    /** A ring without a log address (VHOST_VRING_F_LOG clear). */
+    public VringConfig(int index, int size, long descAddr, long availAddr, long usedAddr, int base,
+                       EventFd kick, EventFd call, EventFd err) {
+        this(index, size, descAddr, availAddr, usedAddr, base, kick, call, err, -1);
+    }
 }

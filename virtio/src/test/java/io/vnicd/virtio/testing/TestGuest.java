@@ -118,6 +118,11 @@ public final class TestGuest implements AutoCloseable {
         return txSlots + (long) (i % QUEUE_SIZE) * TX_SLOT;
     }
 
+    /** Guest physical address of RX buffer id (descriptor id of the RX queue holds it). */
+    public long rxBufferGpa(int id) {
+        return rxBuffers + (long) id * RX_BUFFER;
+    }
+
     /** The kick eventfd of queue 0 (RX) or 1 (TX). */
     public EventFd kick(int queue) {
         return kicks[queue];

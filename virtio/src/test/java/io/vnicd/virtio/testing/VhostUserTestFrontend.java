@@ -61,7 +61,8 @@ public final class VhostUserTestFrontend implements AutoCloseable {
         long features = getFeatures();
         long protocol = getProtocolFeatures();
         setProtocolFeatures(protocol & (ProtocolFeatures.bit(ProtocolFeatures.REPLY_ACK) | ProtocolFeatures.bit(ProtocolFeatures.MQ)
-                | ProtocolFeatures.bit(ProtocolFeatures.STATUS)));
+                | ProtocolFeatures.bit(ProtocolFeatures.STATUS) | ProtocolFeatures.bit(ProtocolFeatures.LOG_SHMFD)
+                | ProtocolFeatures.bit(ProtocolFeatures.RARP)));
         setFeatures(features);
         return features;
     }
@@ -184,6 +185,23 @@ public final class VhostUserTestFrontend implements AutoCloseable {
         out.set(INT, MessageHeader.REQUEST_OFFSET, code);
         out.set(INT, MessageHeader.FLAGS_OFFSET, flags);
         out.set(INT, MessageHeader.SIZE_OFFSET, size);
+    }
+
+    /** SET_LOG_BASE: the dirty log of size bytes at offset 0 of fd (a migration, as QEMU sends it); waits for the reply. */
+    public void setLogBase(int fd, long size) throws NativeException {
+        out.set(LONG, MessageHeader.LENGTH, size);
+        out.set(LONG, MessageHeader.LENGTH + 8, 0L);
+        writeHeader(Request.SET_LOG_BASE.code, MessageHeader.VERSION, 16);
+        socket.send(out, MessageHeader.LENGTH + 16, new int[] {fd}, 1);
+        readReply(Request.SET_LOG_BASE.code, -1);
+    }
+
+    /** SEND_RARP for mac (6 bytes, first octet first), as QEMU sends it on the destination of a migration. */
+    public boolean sendRarp(long mac) throws NativeException {
+        for (int i = 0; i < 8; i++) {
+            out.set(ValueLayout.JAVA_BYTE, MessageHeader.LENGTH + i, i < 6 ? (byte) (mac >>> (40 - 8 * i)) : 0);
+        }
+        return send(Request.SEND_RARP, 8);
     }
 
     /** Reads one reply to code; returns its payload (a view valid until the next call). */

@@ -170,6 +170,9 @@ final class StatusReport {
             v.put("brokenQueues", broken);
         }
         v.put("rxNotReady", dev.rxNotReady());
+        if (dev.isLogging() || dev.logBeyond() > 0) {
+            v.put("dirtyLogging", dev.isLogging()).put("dirtyLogBeyond", dev.logBeyond());
+        }
         ObjectNode counters = v.putObject("counters");
         for (NetQueuePair.Counter c : NetQueuePair.Counter.values()) {
             long sum = 0;

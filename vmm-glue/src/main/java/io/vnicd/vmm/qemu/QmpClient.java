@@ -295,6 +295,51 @@ public final class QmpClient implements AutoCloseable {
     }
 
     /**
+     * What query-migrate says of a migration: its status (none, setup, active, completed, failed, cancelled, ...), the
+     * downtime the guest saw (ms, once completed), the total time (ms), and the error of a failed one.
+     */
+    public record MigrationStatus(String status, long downtimeMillis, long totalTimeMillis, long dirtySyncCount,
+                                  String error) {
+        public boolean finished() {
+            return status.equals("completed") || status.equals("failed") || status.equals("cancelled");
+        }
+    }
+
+    /** Starts a live migration to uri (e.g. "unix:/run/mig.sock", "tcp:127.0.0.1:4444"); returns at once. */
+    public void migrate(String uri) throws QmpException {
+        execute("migrate", Map.of("uri", uri));
+    }
+
+    /** On a QEMU started with {@code -incoming defer}: accept the incoming migration at uri. */
+    public void migrateIncoming(String uri) throws QmpException {
+        execute("migrate-incoming", Map.of("uri", uri));
+    }
+
+    public MigrationStatus queryMigrate() throws QmpException {
+        JsonNode r = execute("query-migrate", Map.of());
+        JsonNode ram = r.path("ram");
+        return new MigrationStatus(r.path("status").asText("none"), r.path("downtime").asLong(-1),
+                r.path("total-time").asLong(-1), ram.path("dirty-sync-count").asLong(0),
+                r.path("error-desc").asText(null));
+    }
+
+    /** Polls query-migrate until the migration finished (or timeout passed); returns its last status. */
+    public MigrationStatus awaitMigration(Duration timeout) throws QmpException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        MigrationStatus m = queryMigrate();
+        while (!m.finished() && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            m = queryMigrate();
+        }
+        return m;
+    }
+
+    /**
      * {@code quit}: QEMU answers, sends {@code SHUTDOWN} and exits. A connection that closes before the
      * answer arrives counts as success, because that is QEMU doing what was asked.
      */

@@ -1,4 +1,4 @@
-package io.vnicd.sriov.uplink;
+package io.vnicd.devmodel.packet;
 
 import io.vnicd.devmodel.vswitch.MacAddress;
 
@@ -7,7 +7,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * The frames that tell the switches of the wire where a MAC now is: a gratuitous ARP for each IPv4 address the
+ * The frames that tell the switches of a network where a MAC now is (a failover moved it to another NIC, a live
+ * migration to another port): a gratuitous ARP for each IPv4 address the
  * MAC was seen using (RFC 5227's ARP announcement: a request with sender and target address equal, as Linux
  * bonding sends), and a RARP otherwise (as QEMU announces a migrated guest). Both broadcast, padded to 60 bytes.
  * <pre>
@@ -16,10 +17,10 @@ import java.nio.ByteOrder;
  *          22 sender MAC  28 sender IP  32 target MAC  38 target IP  42 .. 60 padding
  * </pre>
  */
-final class Announcements {
-    static final int LENGTH = 60;
-    static final int ETHERTYPE_ARP = 0x0806;
-    static final int ETHERTYPE_RARP = 0x8035;
+public final class Announcements {
+    public static final int LENGTH = 60;
+    public static final int ETHERTYPE_ARP = 0x0806;
+    public static final int ETHERTYPE_RARP = 0x8035;
     private static final ValueLayout.OfShort BE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt BE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
@@ -27,7 +28,7 @@ final class Announcements {
     }
 
     /** Writes a gratuitous ARP for mac at ip into frame[0, 60). */
-    static void garp(MemorySegment frame, long mac, int ip) {
+    public static void garp(MemorySegment frame, long mac, int ip) {
         header(frame, mac, ETHERTYPE_ARP, 1);
         MacAddress.write(frame, 22, mac);
         frame.set(BE_INT, 28, ip);
@@ -36,7 +37,7 @@ final class Announcements {
     }
 
     /** Writes a RARP (reverse request, sender and target our MAC, no addresses) into frame[0, 60). */
-    static void rarp(MemorySegment frame, long mac) {
+    public static void rarp(MemorySegment frame, long mac) {
         header(frame, mac, ETHERTYPE_RARP, 3);
         MacAddress.write(frame, 22, mac);
         frame.set(BE_INT, 28, 0);
@@ -60,7 +61,7 @@ final class Announcements {
      * The IPv4 address a frame from a station shows as its own (an ARP's sender address, an IPv4 packet's source),
      * or 0 when it shows none. Untagged frames only.
      */
-    static int sourceIp(MemorySegment frame, long offset, int length) {
+    public static int sourceIp(MemorySegment frame, long offset, int length) {
         if (length < 34) {
             return 0;
         }

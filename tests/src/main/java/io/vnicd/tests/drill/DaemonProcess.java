@@ -1,5 +1,6 @@
-package io.vnicd.tests.proxy;
+package io.vnicd.tests.drill;
 
+import io.vnicd.vmm.daemon.ControlClient;
 import io.vnicd.vmm.daemon.Vnicd;
 
 import java.io.IOException;
@@ -14,7 +15,7 @@ import java.util.List;
  * A vnicd daemon in a process of its own (this JVM's java, flags and class path), so that a test can kill it as
  * an operator's SIGKILL would; its output goes to a log beside its sockets.
  */
-final class DaemonProcess implements AutoCloseable {
+public final class DaemonProcess implements AutoCloseable {
     private final Process process;
     private final Path log;
 
@@ -24,7 +25,7 @@ final class DaemonProcess implements AutoCloseable {
     }
 
     /** Starts vnicd with these arguments and waits until every socket in ready exists. */
-    static DaemonProcess start(Path log, List<Path> ready, String... args) throws IOException, InterruptedException {
+    public static DaemonProcess start(Path log, List<Path> ready, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
@@ -50,13 +51,39 @@ final class DaemonProcess implements AutoCloseable {
         return new DaemonProcess(p, log);
     }
 
+    /** Waits until the daemon answers a status request on its control socket. */
+    public void awaitControl(Path control, Duration within) throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + within.toNanos();
+        while (true) {
+            try {
+                if (ControlClient.request(control, "{\"command\":\"status\"}").contains("\"ok\":true")) {
+                    return;
+                }
+            } catch (IOException notYet) {
+                // the socket file may be the killed daemon's, or not bound yet
+            }
+            if (!process.isAlive() || System.nanoTime() > deadline) {
+                throw new IOException("vnicd does not answer on " + control + ":\n" + Files.readString(log));
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
     /** SIGKILL: no goodbye to anyone. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor();
     }
 
-    String log() throws IOException {
+    public String log() throws IOException {
         return Files.readString(log);
     }
 
