@@ -1,5 +1,7 @@
 package io.vnicd.sriov.router;
 
+import io.vnicd.nativeio.UdpSocket;
+
 /**
  * An IPv4 subnet (network and prefix length), the addresses held as ints in network order of significance
  * (10.1.0.5 is 0x0a010005).
@@ -31,28 +33,11 @@ public record Ipv4Subnet(int network, int prefix) {
 
     /** "10.1.0.254" as an int. */
     public static int parseAddress(String text) {
-        String[] parts = text.split("\\.", -1);
-        if (parts.length != 4) {
-            throw new IllegalArgumentException("'" + text + "' is not a dotted IPv4 address");
-        }
-        int ip = 0;
-        for (String p : parts) {
-            int b;
-            try {
-                b = Integer.parseInt(p);
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("'" + text + "' is not a dotted IPv4 address");
-            }
-            if (b < 0 || b > 255 || p.isEmpty() || p.length() > 3) {
-                throw new IllegalArgumentException("'" + text + "' is not a dotted IPv4 address");
-            }
-            ip = ip << 8 | b;
-        }
-        return ip;
+        return UdpSocket.parseIp(text);
     }
 
     public static String format(int ip) {
-        return (ip >>> 24) + "." + (ip >>> 16 & 0xff) + "." + (ip >>> 8 & 0xff) + "." + (ip & 0xff);
+        return UdpSocket.ipString(ip);
     }
 
     static int mask(int prefix) {
