@@ -29,11 +29,20 @@ public final class Announcements {
 
     /** Writes a gratuitous ARP for mac at ip into frame[0, 60). */
     public static void garp(MemorySegment frame, long mac, int ip) {
-        header(frame, mac, ETHERTYPE_ARP, 1);
+        arp(frame, 1, MacAddress.BROADCAST, mac, ip, 0, ip);
+    }
+
+    /**
+     * Writes an ARP frame into frame[0, 60): op (1 request, 2 reply) from mac at spa to tha at tpa, in an Ethernet
+     * frame to dst.
+     */
+    public static void arp(MemorySegment frame, int op, long dst, long mac, int spa, long tha, int tpa) {
+        header(frame, mac, ETHERTYPE_ARP, op);
+        MacAddress.write(frame, 0, dst);
         MacAddress.write(frame, 22, mac);
-        frame.set(BE_INT, 28, ip);
-        MacAddress.write(frame, 32, 0);
-        frame.set(BE_INT, 38, ip);
+        frame.set(BE_INT, 28, spa);
+        MacAddress.write(frame, 32, tha);
+        frame.set(BE_INT, 38, tpa);
     }
 
     /** Writes a RARP (reverse request, sender and target our MAC, no addresses) into frame[0, 60). */

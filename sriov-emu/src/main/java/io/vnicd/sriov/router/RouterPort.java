@@ -2,6 +2,7 @@ package io.vnicd.sriov.router;
 
 import io.vnicd.devmodel.counter.CounterBlock;
 import io.vnicd.devmodel.counter.CounterRegistry;
+import io.vnicd.devmodel.packet.Announcements;
 import io.vnicd.devmodel.packet.Checksum;
 import io.vnicd.devmodel.port.Port;
 import io.vnicd.devmodel.port.PortCounter;
@@ -35,7 +36,9 @@ public final class RouterPort implements Port {
     private static final ValueLayout.OfShort BE_SHORT = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt BE_INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final int ETH = 14;
-    private static final int ARP_LENGTH = ETH + 28;
+    private static final int ARP_MIN = ETH + 28;
+    /** What this VNIC sends (padded to Ethernet's minimum). */
+    private static final int ARP_LENGTH = Announcements.LENGTH;
     private static final int ETHERTYPE_IPV4 = 0x0800;
     private static final int ETHERTYPE_ARP = 0x0806;
     private static final int OUTBOX = 64;
@@ -208,7 +211,7 @@ public final class RouterPort implements Port {
     }
 
     private void arp(VirtualRouter.View v, MemorySegment f, long o, int length) {
-        if (length < ARP_LENGTH || (f.get(BE_SHORT, o + 14) & 0xffff) != 1 || (f.get(BE_SHORT, o + 16) & 0xffff) != ETHERTYPE_IPV4
+        if (length < ARP_MIN || (f.get(BE_SHORT, o + 14) & 0xffff) != 1 || (f.get(BE_SHORT, o + 16) & 0xffff) != ETHERTYPE_IPV4
                 || f.get(ValueLayout.JAVA_BYTE, o + 18) != 6 || f.get(ValueLayout.JAVA_BYTE, o + 19) != 4) {
             count(RouterCounter.MALFORMED);
             return;
@@ -269,18 +272,7 @@ public final class RouterPort implements Port {
 
     /** An ARP frame in f: op from this VNIC (sender address spa) to tha/tpa, Ethernet to dst. */
     private void arpFrame(MemorySegment f, int op, long dst, int spa, long tha, int tpa) {
-        MacAddress.write(f, 0, dst);
-        MacAddress.write(f, 6, mac);
-        f.set(BE_SHORT, 12, (short) ETHERTYPE_ARP);
-        f.set(BE_SHORT, 14, (short) 1);
-        f.set(BE_SHORT, 16, (short) ETHERTYPE_IPV4);
-        f.set(ValueLayout.JAVA_BYTE, 18, (byte) 6);
-        f.set(ValueLayout.JAVA_BYTE, 19, (byte) 4);
-        f.set(BE_SHORT, 20, (short) op);
-        MacAddress.write(f, 22, mac);
-        f.set(BE_INT, 28, spa);
-        MacAddress.write(f, 32, tha);
-        f.set(BE_INT, 38, tpa);
+        Announcements.arp(f, op, dst, mac, spa, tha, tpa);
     }
 
     private void ipv4(VirtualRouter.View v, MemorySegment f, long o, int length, boolean toMe) {
