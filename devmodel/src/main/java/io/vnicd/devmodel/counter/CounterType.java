@@ -31,6 +31,11 @@ public interface CounterType {
         return b.toString();
     }
 
+    /** True for a value that goes up and down (how many there are now), not a count of events. */
+    default boolean isGauge() {
+        return false;
+    }
+
     /** True for a count of dropped frames: every such counter shows up wherever drops are listed. */
     default boolean isDrop() {
         return false;

@@ -30,6 +30,11 @@ public enum ProxyCounter implements CounterType {
     }
 
     @Override
+    public boolean isGauge() {
+        return this == ADDRESSES;
+    }
+
+    @Override
     public boolean isDrop() {
         return drop;
     }

@@ -22,13 +22,14 @@ import java.util.List;
  *   vnicd ... --uplink IF [--uplink IF2] [--aggregation P] [--failback] [--uplink-transport T]   pf0's backing NICs
  *   vnicd ... --peer SOCKET                 pf0 joins the other daemons on this host that name SOCKET
  *   vnicd ... --vxlan VNI=IP[:PORT]         pf0's untagged VLAN in a VXLAN segment with that remote VTEP
+ *   vnicd ... --http HOST:PORT              Prometheus metrics at http://HOST:PORT/metrics
  * </pre>
  */
 public final class CommandLine {
     public static final String USAGE = """
             usage: vnicd [--vf NAME=SOCKET]... [--client] [--queues N] [--config FILE] [--control PATH]
                          [--uplink IFNAME]... [--aggregation POLICY] [--failback] [--uplink-transport T]
-                         [--peer SOCKET]... [--vxlan VNI=REMOTE_IP[:PORT]]...
+                         [--peer SOCKET]... [--vxlan VNI=REMOTE_IP[:PORT]]... [--http HOST:PORT]
                          [--socket-group GROUP] [--socket-mode MODE] [--control-group GROUP]
               --vf NAME=SOCKET   a virtual function named NAME on vhost-user socket SOCKET (repeatable)
               --client           vnicd connects to the sockets (the frontend listens) and reconnects
@@ -49,6 +50,8 @@ public final class CommandLine {
                                  carry pf0's untagged VLAN in VXLAN segment VNI to the VTEP at IP (UDP port 4789 by
                                  default; Linux's vxlan device needs "dstport 4789"); repeat for more VTEPs of the
                                  segment; guests need an MTU of 1450 on a 1500-byte path
+              --http HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics (e.g. 127.0.0.1:9477; off
+                                 unless asked; also "http" in the configuration file)
               --socket-group G   give the VF sockets to group G (QEMU's), mode 0660; their directory gets 0750
               --socket-mode M    the VF sockets' mode (default 0600, 0660 with --socket-group; no bits for others)
               --control-group G  members of G may use the control socket too (besides root and vnicd's user)
@@ -79,6 +82,7 @@ public final class CommandLine {
         String aggregation = null;
         boolean failback = false;
         String uplinkTransport = null;
+        String http = null;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
             switch (a) {
@@ -128,6 +132,7 @@ public final class CommandLine {
                     vteps.add(v.substring(eq + 1));
                 }
                 case "--uplink-transport" -> uplinkTransport = value(args, ++i, a);
+                case "--http" -> http = value(args, ++i, a);
                 default -> throw new ConfigException("unknown argument '" + a + "'");
             }
         }
@@ -171,6 +176,9 @@ public final class CommandLine {
             config = new VnicdConfig(config.controlSocket(), config.reconnectMillis(), List.of(pf0.withVxlan(
                     new VnicdConfig.VxlanConfig(null, null, null, List.of(new VnicdConfig.SegmentConfig(vni, 0, List.copyOf(vteps), null))))),
                     config.socketGroup(), config.socketMode(), config.controlGroup());
+        }
+        if (http != null) {
+            config = config.withHttp(http);
         }
         if (control != null) {
             config = config.withControlSocket(control);

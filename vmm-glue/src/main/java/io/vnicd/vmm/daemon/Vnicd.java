@@ -44,6 +44,7 @@ public final class Vnicd implements AutoCloseable {
     private final Map<String, GroupPrincipal> groups = new HashMap<>();
     private ControlServer control;
     private VirtualRouter router;
+    private MetricsEndpoint metrics;
 
     public Vnicd(VnicdConfig config) {
         this(config, ControlServer.Limits.DEFAULT);
@@ -149,6 +150,10 @@ public final class Vnicd implements AutoCloseable {
             for (PhysicalFunction pf : pfs) {
                 pf.start();
             }
+            if (config.http() != null) {
+                Object[] hp = VnicdConfig.hostPort(config.http());
+                metrics = MetricsEndpoint.start(this, (String) hp[0], (Integer) hp[1]);
+            }
             if (config.controlSocket() != null) {
                 control = new ControlServer(Path.of(config.controlSocket()), this, controlLimits,
                         group(config.controlGroup()), RuntimeDirectory.mode(config.controlModeOrDefault()));
@@ -247,8 +252,16 @@ public final class Vnicd implements AutoCloseable {
         return router;
     }
 
+    /** The metrics endpoint (http configured), or null. */
+    public MetricsEndpoint metrics() {
+        return metrics;
+    }
+
     @Override
     public void close() {
+        if (metrics != null) {
+            metrics.close();
+        }
         if (control != null) {
             control.close();
         }

@@ -39,10 +39,47 @@ public record VnicdConfig(
         @JsonProperty("physicalFunctions") List<PfConfig> physicalFunctions,
         @JsonProperty("socketGroup") String socketGroup,
         @JsonProperty("socketMode") String socketMode,
-        @JsonProperty("controlGroup") String controlGroup) {
+        @JsonProperty("controlGroup") String controlGroup,
+        @JsonProperty("http") String http) {
 
     public VnicdConfig(String controlSocket, Integer reconnectMillis, List<PfConfig> physicalFunctions) {
-        this(controlSocket, reconnectMillis, physicalFunctions, null, null, null);
+        this(controlSocket, reconnectMillis, physicalFunctions, null, null, null, null);
+    }
+
+    public VnicdConfig(String controlSocket, Integer reconnectMillis, List<PfConfig> physicalFunctions, String socketGroup,
+                       String socketMode, String controlGroup) {
+        this(controlSocket, reconnectMillis, physicalFunctions, socketGroup, socketMode, controlGroup, null);
+    }
+
+    /** The same configuration with metrics served on HOST:PORT (null: none). */
+    public VnicdConfig withHttp(String hostPort) {
+        return new VnicdConfig(controlSocket, reconnectMillis, physicalFunctions, socketGroup, socketMode, controlGroup, hostPort);
+    }
+
+    /**
+     * The http listener's host and port ("127.0.0.1:9477", "[::1]:9477"; port 0: any free one).
+     *
+     * @throws IllegalArgumentException naming what is wrong
+     */
+    public static Object[] hostPort(String text) {
+        int colon = text.lastIndexOf(':');
+        if (colon <= 0 || colon == text.length() - 1) {
+            throw new IllegalArgumentException("'" + text + "' is not HOST:PORT");
+        }
+        String host = text.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        int port;
+        try {
+            port = Integer.parseInt(text.substring(colon + 1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + text + "' has no port number");
+        }
+        if (port < 0 || port > 65535 || host.isEmpty()) {
+            throw new IllegalArgumentException("'" + text + "': port " + port + " is not in 0..65535");
+        }
+        return new Object[] {host, port};
     }
 
     public static final String DEFAULT_DIR = "/tmp/vnicd";
@@ -340,7 +377,7 @@ public record VnicdConfig(
 
     /** The same configuration with another control socket. */
     public VnicdConfig withControlSocket(String path) {
-        return new VnicdConfig(path, reconnectMillis, physicalFunctions, socketGroup, socketMode, controlGroup);
+        return new VnicdConfig(path, reconnectMillis, physicalFunctions, socketGroup, socketMode, controlGroup, http);
     }
 
     public int reconnectMillisOrDefault() {
@@ -359,6 +396,13 @@ public record VnicdConfig(
         if (physicalFunctions == null || physicalFunctions.isEmpty()) {
             problems.add("physicalFunctions: at least one physical function is needed");
             return problems;
+        }
+        if (http != null) {
+            try {
+                hostPort(http);
+            } catch (IllegalArgumentException e) {
+                problems.add("http: " + e.getMessage());
+            }
         }
         Set<String> names = new HashSet<>();
         Set<String> sockets = new HashSet<>();

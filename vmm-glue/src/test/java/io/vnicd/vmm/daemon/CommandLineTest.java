@@ -37,6 +37,14 @@ class CommandLineTest {
     }
 
     @Test
+    void shouldServeMetricsWhereHttpSays() throws Exception {
+        assertEquals("127.0.0.1:9477", CommandLine.parse("--vf", "a=/tmp/a.sock", "--http", "127.0.0.1:9477").http());
+        assertEquals("[::1]:9477", CommandLine.parse("--http", "[::1]:9477").http(), "with the default PF too");
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--http", "9477")).getMessage().contains("http"));
+        assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--http", "h:70000")).getMessage().contains("70000"));
+    }
+
+    @Test
     void shouldExplainWhatIsWrongWithArguments() throws ConfigException {
         assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--vf", "nosocket")).getMessage().contains("NAME=SOCKET"));
         assertTrue(assertThrows(ConfigException.class, () -> CommandLine.parse("--bogus")).getMessage().contains("--bogus"));
