@@ -21,10 +21,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 
 /**
- * Prometheus metrics over HTTP ({@code --http HOST:PORT}, {@code "http"} in the configuration; off unless asked):
- * {@code /metrics} in the text format, built on the Prometheus Java client. Every counter of the daemon's off-heap
+ * The daemon's HTTP listener ({@code --http HOST:PORT}, {@code "http"} in the configuration; off unless asked):
+ * Prometheus metrics at {@code /metrics}, and the live topology page at {@code /} ({@link TopologyPage}). Metrics
+ * are in the text format, built on the Prometheus Java client. Every counter of the daemon's off-heap
  * registry becomes a sample of {@code vnicd_<scope>_<counter>_total} with its block's labels (node_exporter habits:
  * snake case, {@code _total} on counters, units in names: {@code vnicd_queue_rx_bytes_total{pf="pf0",vf="vf0"}});
  * blocks of one scope and labels are summed. Beside them, gauges of state: VFs connected and their links, the
@@ -37,9 +40,11 @@ public final class MetricsEndpoint implements AutoCloseable {
     private static final java.util.Set<String> SKIPPED = java.util.Set.of("rules");
 
     private final HTTPServer server;
+    private final ExecutorService pool;
 
-    private MetricsEndpoint(HTTPServer server) {
+    private MetricsEndpoint(HTTPServer server, ExecutorService pool) {
         this.server = server;
+        this.pool = pool;
     }
 
     /**
@@ -50,9 +55,20 @@ public final class MetricsEndpoint implements AutoCloseable {
     public static MetricsEndpoint start(Vnicd vnicd, String host, int port) throws IOException {
         PrometheusRegistry registry = new PrometheusRegistry();
         registry.register(new Collector(vnicd));
-        HTTPServer s = HTTPServer.builder().hostname(host).port(port).registry(registry).buildAndStart();
-        LOG.log(System.Logger.Level.INFO, () -> "metrics on http://" + host + ":" + s.getPort() + "/metrics");
-        return new MetricsEndpoint(s);
+        // the live pages' event streams hold a thread each: room for all of them and for scrapes beside
+        ExecutorService pool = Executors.newFixedThreadPool(TopologyPage.STREAMS + 4,
+                Thread.ofPlatform().daemon().name("vnicd-http-", 0).factory());
+        HTTPServer s;
+        try {
+            s = HTTPServer.builder().hostname(host).port(port).registry(registry).executorService(pool)
+                    .defaultHandler(new TopologyPage(vnicd)).buildAndStart();
+        } catch (IOException | RuntimeException e) {
+            pool.shutdownNow();
+            throw e;
+        }
+        LOG.log(System.Logger.Level.INFO, () -> "metrics on http://" + host + ":" + s.getPort() + "/metrics, the live"
+                + " topology at http://" + host + ":" + s.getPort() + "/");
+        return new MetricsEndpoint(s, pool);
     }
 
     public int port() {
@@ -62,6 +78,7 @@ public final class MetricsEndpoint implements AutoCloseable {
     @Override
     public void close() {
         server.close();
+        pool.shutdownNow();
     }
 
     /** "flowCache" → "flow_cache", "RX_BYTES" → "rx_bytes". */
