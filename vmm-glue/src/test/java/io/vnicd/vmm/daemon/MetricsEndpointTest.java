@@ -80,4 +80,44 @@ class MetricsEndpointTest {
             assertEquals(0, p.waitFor(), "promtool check metrics:\n" + out);
         }
     }
+    @Test
+    void shouldServeTheTopologyPageItsStatusAndItsEventStream() throws Exception {
+        VnicdConfig config = new VnicdConfig(null, null, List.of(new VnicdConfig.PfConfig("pf0", List.of(
+                new VnicdConfig.VfConfig("vf0", dir.resolve("vf0.sock").toString(), "server", 1, null))))).withHttp("127.0.0.1:0");
+        try (Vnicd vnicd = new Vnicd(config.validate()).start()) {
+            String base = "http://127.0.0.1:" + vnicd.metrics().port();
+            HttpClient http = HttpClient.newHttpClient();
+            HttpResponse<String> page = http.send(HttpRequest.newBuilder(URI.create(base + "/")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, page.statusCode());
+            assertTrue(page.body().contains("new EventSource(\"events\")"), "the page listens to the event stream");
+            HttpResponse<String> status = http.send(HttpRequest.newBuilder(URI.create(base + "/status")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertTrue(status.body().contains("\"name\":\"vf0\""), status.body());
+            assertEquals(404, http.send(HttpRequest.newBuilder(URI.create(base + "/nothing")).build(),
+                    HttpResponse.BodyHandlers.ofString()).statusCode());
+            assertEquals(405, http.send(HttpRequest.newBuilder(URI.create(base + "/status"))
+                    .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString()).statusCode());
+
+            // every stream slot taken: the next page is told to come back, and scrapes still answer
+            List<java.io.InputStream> streams = new java.util.ArrayList<>();
+            try {
+                for (int i = 0; i < 8; i++) {
+                    HttpResponse<java.io.InputStream> r = http.send(HttpRequest.newBuilder(URI.create(base + "/events")).build(),
+                            HttpResponse.BodyHandlers.ofInputStream());
+                    assertEquals(200, r.statusCode());
+                    streams.add(r.body());
+                }
+                byte[] first = streams.getFirst().readNBytes(64);
+                assertTrue(new String(first, StandardCharsets.UTF_8).contains("data: {"), new String(first, StandardCharsets.UTF_8));
+                assertEquals(503, http.send(HttpRequest.newBuilder(URI.create(base + "/events")).build(),
+                        HttpResponse.BodyHandlers.ofString()).statusCode());
+                assertTrue(scrape(vnicd.metrics().port()).contains("vnicd_vf_connected"));
+            } finally {
+                for (java.io.InputStream in : streams) {
+                    in.close();
+                }
+            }
+        }
+    }
 }
