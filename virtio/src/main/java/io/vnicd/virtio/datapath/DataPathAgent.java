@@ -31,8 +31,15 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class DataPathAgent implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(DataPathAgent.class.getName());
-    private static final int SPIN_ROUNDS = 2000;
-    private static final int YIELD_ROUNDS = 200;
+    /*
+     * Idle rounds: a few spins (work that comes back within a microsecond or so), then yields, then sleep. The
+     * yields are most of the wait on purpose: on a core of its own sched_yield returns at once and costs a system
+     * call, but when the core is shared with another poller (two peered daemons on one CPU, a daemon beside its
+     * guests' vCPUs) it hands the core over at once instead of spinning out the rest of a time slice while the
+     * thread that has the work waits for it.
+     */
+    private static final int SPIN_ROUNDS = 64;
+    private static final int YIELD_ROUNDS = 2000;
     private static final long WAKE_TOKEN = -1L;
     /** Every kick fd carries this token: a kick only means "poll", and polling looks at every ring anyway. */
     private static final long KICK_TOKEN = -2L;
