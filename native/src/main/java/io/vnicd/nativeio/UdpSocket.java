@@ -12,12 +12,15 @@ import java.nio.ByteOrder;
  * recvmmsg(2) into buffers of its own, and queued ones sent with one sendmmsg(2) per {@link #flush}. The
  * don't-fragment bit is set (IP_PMTUDISC_DO): a datagram larger than the path takes is refused (EMSGSIZE, counted),
  * never fragmented. Nothing is allocated after construction. One thread uses it; counters may be read by any.
+ * Datagrams the kernel drops because the receive buffer is full are counted too ({@link #rxOverflows}): the socket
+ * asks for SO_RXQ_OVFL, and each datagram carries the socket's drop count in a control message.
  * <pre>
  * struct mmsghdr (64 bytes):  0 struct msghdr (56)  56 msg_len (u32)  60 pad
  * struct msghdr  (56 bytes):  0 msg_name  8 msg_namelen (u32)  16 msg_iov  24 msg_iovlen  32 msg_control
  *                             40 msg_controllen  48 msg_flags (int)
  * struct iovec   (16 bytes):  0 iov_base  8 iov_len
  * struct sockaddr_in (16):    0 sin_family (u16, AF_INET)  2 sin_port (be16)  4 sin_addr (be32)  8 zero
+ * struct cmsghdr + u32 (24):  0 cmsg_len (u64)  8 cmsg_level  12 cmsg_type  16 the drop count (SO_RXQ_OVFL)
  * </pre>
  */
 public final class UdpSocket implements AutoCloseable {
@@ -29,6 +32,10 @@ public final class UdpSocket implements AutoCloseable {
     private static final int SO_REUSEADDR = 2;
     private static final int SO_SNDBUF = 7;
     private static final int SO_RCVBUF = 8;
+    private static final int SO_RCVBUFFORCE = 33;
+    private static final int SO_RXQ_OVFL = 40;
+    /** CMSG_SPACE(sizeof(u32)): one SO_RXQ_OVFL control message. */
+    private static final long CONTROL = 24;
     private static final int IPPROTO_IP = 0;
     private static final int IP_MTU_DISCOVER = 10;
     private static final int IP_PMTUDISC_DO = 2;
@@ -47,6 +54,7 @@ public final class UdpSocket implements AutoCloseable {
     private static final int TX_TOO_BIG = 5;
     private static final int TX_ERRORS = 6;
     private static final int TX_BUSY = 7;
+    private static final int RX_OVERFLOWS = 8;
 
     /** One received datagram: its bytes, and who sent it (IPv4 address and port). */
     @FunctionalInterface
@@ -62,12 +70,15 @@ public final class UdpSocket implements AutoCloseable {
     private final MemorySegment rxVec;
     private final MemorySegment rxIov;
     private final MemorySegment rxAddr;
+    private final MemorySegment rxControl;
     private final MemorySegment rxBuf;
     private final MemorySegment txVec;
     private final MemorySegment txIov;
     private final MemorySegment txAddr;
     private final MemorySegment txBuf;
-    private final long[] counts = new long[8];
+    private final long[] counts = new long[9];
+    /** The kernel's drop count as the last control message said it (a u32 that wraps). */
+    private long lastDrops;
     private int rxCount;
     private int rxNext;
     private int txQueued;
@@ -81,6 +92,7 @@ public final class UdpSocket implements AutoCloseable {
         rxVec = arena.allocate(MMSGHDR * batch, 8);
         rxIov = arena.allocate(16L * batch, 8);
         rxAddr = arena.allocate(SOCKADDR * batch, 8);
+        rxControl = arena.allocate(CONTROL * batch, 8);
         rxBuf = arena.allocate((long) bufferSize * batch, 64);
         txVec = arena.allocate(MMSGHDR * batch, 8);
         txIov = arena.allocate(16L * batch, 8);
@@ -120,7 +132,13 @@ public final class UdpSocket implements AutoCloseable {
             LibC.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one);
             MemorySegment size = a.allocate(ValueLayout.JAVA_INT);
             size.set(ValueLayout.JAVA_INT, 0, 4 << 20);
-            LibC.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size);
+            // as root the buffer may exceed net.core.rmem_max (SO_RCVBUFFORCE); otherwise what the limit allows
+            try {
+                LibC.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size);
+            } catch (NativeException notPermitted) {
+                LibC.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size);
+            }
+            LibC.setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, one);
             LibC.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, size);
             MemorySegment df = a.allocate(ValueLayout.JAVA_INT);
             df.set(ValueLayout.JAVA_INT, 0, IP_PMTUDISC_DO);
@@ -179,8 +197,8 @@ public final class UdpSocket implements AutoCloseable {
             rxVec.set(ValueLayout.JAVA_INT, m + 8, (int) SOCKADDR);
             rxVec.set(ValueLayout.ADDRESS, m + 16, rxIov.asSlice(16L * i, 16));
             rxVec.set(ValueLayout.JAVA_LONG, m + 24, 1L);
-            rxVec.set(ValueLayout.JAVA_LONG, m + 32, 0L);
-            rxVec.set(ValueLayout.JAVA_LONG, m + 40, 0L);
+            rxVec.set(ValueLayout.ADDRESS, m + 32, rxControl.asSlice(CONTROL * i, CONTROL));
+            rxVec.set(ValueLayout.JAVA_LONG, m + 40, CONTROL);
             rxVec.set(ValueLayout.JAVA_INT, m + 48, 0);
         }
     }
@@ -202,6 +220,7 @@ public final class UdpSocket implements AutoCloseable {
                     break;
                 }
                 rxCount = n;
+                overflows(n);
             }
             long m = MMSGHDR * rxNext;
             int len = rxVec.get(ValueLayout.JAVA_INT, m + 56);
@@ -303,6 +322,22 @@ public final class UdpSocket implements AutoCloseable {
         }
     }
 
+    /** The drop count the last of n datagrams carried: what it grew by since the one before is counted. */
+    private void overflows(int n) {
+        long m = MMSGHDR * (n - 1);
+        long c = CONTROL * (n - 1);
+        if (rxVec.get(ValueLayout.JAVA_LONG, m + 40) < 20 || rxControl.get(ValueLayout.JAVA_INT, c + 8) != SOL_SOCKET
+                || rxControl.get(ValueLayout.JAVA_INT, c + 12) != SO_RXQ_OVFL) {
+            return;
+        }
+        long drops = Integer.toUnsignedLong(rxControl.get(ValueLayout.JAVA_INT, c + 16));
+        long grew = (drops - lastDrops) & 0xffff_ffffL;
+        lastDrops = drops;
+        if (grew != 0) {
+            add(RX_OVERFLOWS, grew);
+        }
+    }
+
     private void add(int counter, long delta) {
         LONGS.setOpaque(counts, counter, counts[counter] + delta);
     }
@@ -321,6 +356,14 @@ public final class UdpSocket implements AutoCloseable {
 
     public long rxTruncated() {
         return get(RX_TRUNCATED);
+    }
+
+    /**
+     * Datagrams the kernel dropped for this socket before it read them (its receive buffer full), as the datagrams
+     * that arrived after them reported (SO_RXQ_OVFL): drops after the last datagram received show with the next.
+     */
+    public long rxOverflows() {
+        return get(RX_OVERFLOWS);
     }
 
     public long txDatagrams() {

@@ -13,6 +13,7 @@ public enum TunnelCounter implements CounterType {
     UNKNOWN_SOURCE("Datagrams dropped: from an address that is none of the segment's VTEPs", true),
     MALFORMED("Datagrams dropped: not VXLAN (too short, the I flag clear)", true),
     SEND_ERRORS("Datagrams the kernel refused or could not take (routing, a full buffer)", true),
+    RX_OVERFLOWS("Datagrams the kernel dropped before vnicd read them: the socket's receive buffer was full", true),
     LEARNED("Remote MACs learned behind a VTEP");
 
     private final String description;

@@ -77,6 +77,7 @@ public final class VxlanPort implements Port {
     private long waitSince;
     private long lastTooBig;
     private long lastErrors;
+    private long lastOverflows;
     private final UdpSocket.DatagramHandler handler = this::received;
 
     /**
@@ -245,7 +246,16 @@ public final class VxlanPort implements Port {
     public int poll() {
         now = System.nanoTime();
         UdpSocket u = socket;
-        return u == null ? 0 : u.receive(handler, BUDGET);
+        if (u == null) {
+            return 0;
+        }
+        int n = u.receive(handler, BUDGET);
+        long overflows = u.rxOverflows();
+        if (overflows != lastOverflows) {
+            tunnel.add(TunnelCounter.RX_OVERFLOWS.ordinal(), overflows - lastOverflows);
+            lastOverflows = overflows;
+        }
+        return n;
     }
 
     private boolean received(MemorySegment d, long offset, int length, int sourceIp, int sourcePort) {
