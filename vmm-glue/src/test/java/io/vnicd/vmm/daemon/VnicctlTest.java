@@ -1,0 +1,124 @@
+package io.vnicd.vmm.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.vnicd.virtio.testing.TestGuest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** vnicctl against a running daemon: link show, stats, flow show -s, rules, exit codes for usage and refusals. */
+class VnicctlTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final long MAC0 = 0x5254_0000_0b01L;
+    private static final long MAC1 = 0x5254_0000_0b02L;
+
+    @TempDir
+    Path dir;
+
+    private record Run(int status, String out, String err) {
+        JsonNode json() throws Exception {
+            return JSON.readTree(out);
+        }
+    }
+
+    private Run vnicctl(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        List<String> all = new java.util.ArrayList<>(List.of("--control", dir.resolve("control.sock").toString()));
+        all.addAll(List.of(args));
+        int status = Vnicctl.run(all.toArray(new String[0]), new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(status, out.toString(), err.toString());
+    }
+
+    private VnicdConfig config() {
+        return new VnicdConfig(dir.resolve("control.sock").toString(), null, List.of(new VnicdConfig.PfConfig("pf0", List.of(
+                new VnicdConfig.VfConfig("vf0", dir.resolve("vf0.sock").toString(), "server", 1, null),
+                new VnicdConfig.VfConfig("vf1", dir.resolve("vf1.sock").toString(), "server", 1, null)))));
+    }
+
+    @Test
+    void shouldShowLinksStatsAndFlowsOfARunningDaemon() throws Exception {
+        try (Vnicd vnicd = new Vnicd(config().validate()).start();
+             TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock"));
+             TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"))) {
+            assertEquals(2, vnicd.physicalFunction("pf0").virtualFunctions().size());
+            Run links = vnicctl("link", "show", "-o", "json");
+            assertEquals(0, links.status(), links.err());
+            JsonNode l = links.json();
+            assertEquals(3, l.size(), "pf0 and its two VFs: " + l);
+            assertEquals("pf0/vf0", l.get(1).path("link").asText());
+            assertEquals("vf", l.get(1).path("class").asText());
+            assertTrue(l.get(1).path("connected").asBoolean(), "vf0's frontend is connected: " + l.get(1));
+
+            Run text = vnicctl("link", "show", "vf1");
+            assertEquals(0, text.status(), text.err());
+            assertTrue(text.out().startsWith("LINK"), text.out());
+            assertTrue(text.out().contains("pf0/vf1") && text.out().contains(dir.resolve("vf1.sock").toString()), text.out());
+            Run missing = vnicctl("link", "show", "vf9");
+            assertEquals(1, missing.status());
+            assertTrue(missing.err().contains("no link named 'vf9'"), missing.err());
+
+            g1.send(TestGuest.frame(MAC0, MAC1, 60, 0));
+            assertNotNull(g0.receive(Duration.ofSeconds(5)));
+            for (int i = 0; i < 50; i++) {
+                g0.send(TestGuest.frame(MAC1, MAC0, 300, i));
+                assertNotNull(g1.receive(Duration.ofSeconds(5)), "frame " + i);
+            }
+            Run stats = vnicctl("stats", "-o", "json");
+            assertEquals(0, stats.status(), stats.err());
+            JsonNode vf0 = stats.json().get(0);
+            assertEquals("pf0/vf0", vf0.path("link").asText());
+            assertEquals(50, vf0.path("txFrames").asLong(), vf0.toString());
+            assertEquals(50 * 300, vf0.path("txBytes").asLong(), vf0.toString());
+            assertTrue(stats.json().get(1).path("rxFrames").asLong() >= 50, stats.out());
+
+            Run watch = vnicctl("stats", "-w", "0.2", "-c", "2");
+            assertEquals(0, watch.status(), watch.err());
+            assertEquals(2, watch.out().split("RX-FRAMES/S", -1).length - 1, "two intervals: " + watch.out());
+
+            Path rules = dir.resolve("rules.json");
+            Files.writeString(rules, """
+                    {"rules":[{"name":"web","table":"root","order":10,"match":{"proto":"tcp","dst-port":"80"},"action":"vf:vf1"}]}""");
+            Run set = vnicctl("rules", rules.toString(), "--pf", "pf0");
+            assertEquals(0, set.status(), set.err());
+            Run flows = vnicctl("flow", "show", "-s", "-o", "json");
+            assertEquals(0, flows.status(), flows.err());
+            assertTrue(flows.out().contains("\"flow\" : \"web\"") && flows.out().contains("\"hits\""), flows.out());
+            Run flowText = vnicctl("flow", "show", "-s");
+            assertTrue(flowText.out().startsWith("FLOW") && flowText.out().contains("web"), flowText.out());
+
+            Run raw = vnicctl("{\"command\":\"status\"}");
+            assertEquals(0, raw.status(), raw.err());
+            assertTrue(raw.json().path("ok").asBoolean());
+        }
+    }
+
+    @Test
+    void shouldSayWhatIsWrongWithExitStatusesScriptsCanTell() {
+        Run unreachable = vnicctl("link", "show");
+        assertEquals(1, unreachable.status());
+        assertTrue(unreachable.err().contains("cannot reach vnicd at " + dir.resolve("control.sock")), unreachable.err());
+        Run unknown = vnicctl("frobnicate");
+        assertEquals(2, unknown.status());
+        assertTrue(unknown.err().contains("frobnicate"), unknown.err());
+        Run badWatch = vnicctl("stats", "-w", "-3");
+        assertEquals(2, badWatch.status(), badWatch.err());
+        Run routerWithoutPf = vnicctl("router", "10.1.0.5");
+        assertEquals(2, routerWithoutPf.status());
+        assertTrue(routerWithoutPf.err().contains("--at"), routerWithoutPf.err());
+        Run help = vnicctl("--help");
+        assertEquals(0, help.status());
+        assertTrue(help.out().contains("link") && help.out().contains("stats") && help.out().contains("flow"), help.out());
+    }
+}
