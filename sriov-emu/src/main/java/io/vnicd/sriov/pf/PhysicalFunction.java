@@ -66,6 +66,9 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
     private final PfIngress ingress;
     private final CounterBlock counters;
     private final List<VirtualFunction> vfs = new ArrayList<>();
+    /** Link states set by hand (absent: auto), and whether the wire is reachable; guarded by linkStates. */
+    private final java.util.Map<String, LinkState> linkStates = new java.util.HashMap<>();
+    private boolean wireUp = true;
     private VfPort[] vfPorts = new VfPort[0];
     private final List<Long> rxQuota = new ArrayList<>();
     private boolean started;
@@ -258,9 +261,74 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
     private void wireReachable(boolean up) {
         LOG.log(up ? System.Logger.Level.INFO : System.Logger.Level.WARNING,
                 () -> name + ": the wire is " + (up ? "reachable again: VF links up" : "unreachable, no backing NIC is healthy: VF links down"));
-        for (VirtualFunction vf : vfs) {
-            vf.endpoint().setCarrier(up);
+        synchronized (linkStates) {
+            wireUp = up;
+            for (VirtualFunction vf : vfs) {
+                if (linkState(vf.name()) == LinkState.AUTO) {
+                    vf.endpoint().setCarrier(up);
+                }
+            }
         }
+    }
+
+    /** A VF's link state as {@code ip link set DEV vf N state} sets it. */
+    public enum LinkState {
+        /** The VF's link follows the wire (its PF's healthy NICs; up when the PF has no uplink). */
+        AUTO,
+        /** Up whatever the wire does. */
+        ENABLE,
+        /** Down: its frontend is disconnected and its guest sees the link down. */
+        DISABLE;
+
+        public String word() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** The link state of the VF named vf. */
+    public LinkState linkState(String vf) {
+        synchronized (linkStates) {
+            return linkStates.getOrDefault(vf, LinkState.AUTO);
+        }
+    }
+
+    /**
+     * Sets a VF's link state at run time: disable takes its link down (the guest sees it), enable brings it up
+     * whatever the wire does, auto makes it follow the wire again. Nothing else is disturbed. Any thread.
+     */
+    public void setLinkState(String vf, LinkState state) {
+        VirtualFunction v = virtualFunction(vf);
+        synchronized (linkStates) {
+            linkStates.put(vf, state);
+            v.endpoint().setCarrier(switch (state) {
+                case AUTO -> wireUp;
+                case ENABLE -> true;
+                case DISABLE -> false;
+            });
+        }
+        LOG.log(System.Logger.Level.INFO, () -> name + " " + vf + ": link state " + state.word());
+    }
+
+    /**
+     * Shapes what the VF named vf transmits to bitsPerSecond (0: no limit) at run time; frames over the rate wait in
+     * the guest's ring. Waits until the data path applied it.
+     */
+    public void setTxRate(String vf, long bitsPerSecond) {
+        VirtualFunction v = virtualFunction(vf);
+        agent.execute(() -> v.device().setTxRate(bitsPerSecond));
+        LOG.log(System.Logger.Level.INFO, () -> name + " " + vf + ": TX rate " + (bitsPerSecond == 0 ? "unlimited"
+                : bitsPerSecond + " bit/s"));
+    }
+
+    /** The VF named name, or IllegalArgumentException naming the PF's VFs. */
+    public VirtualFunction virtualFunction(String vfName) {
+        for (VirtualFunction vf : virtualFunctions()) {
+            if (vf.name().equals(vfName)) {
+                return vf;
+            }
+        }
+        throw new IllegalArgumentException(name + " has no VF '" + vfName + "' (it has "
+                + virtualFunctions().stream().map(VirtualFunction::name).toList() + ")");
     }
 
     /**

@@ -48,6 +48,10 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
     private static final System.Logger LOG = System.getLogger(VirtioNetBackend.class.getName());
     private volatile long acked;
     private volatile boolean rxReady;
+    /** The TX rate limit (null: none), and whether the last poll left the TX queues for lack of tokens. */
+    private TxShaper shaper;
+    private boolean throttled;
+    private volatile long txRate;
 
     /**
      * @param pairs queue pairs offered (1 to 8); more than one offers VIRTIO_NET_F_MQ
@@ -432,6 +436,18 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
 
     @Override
     public int poll() {
+        TxShaper shaper = this.shaper;
+        long sentBefore = 0;
+        if (shaper != null) {
+            if (!shaper.admit(System.nanoTime())) {
+                throttled = true;
+                return 0;
+            }
+            throttled = false;
+            for (int p = 0; p < pairs; p++) {
+                sentBefore += paths[p].counter(NetQueuePair.Counter.TX_BYTES);
+            }
+        }
         int work = 0;
         for (int p = 0; p < pairs; p++) {
             int tx = 2 * p + 1;
@@ -439,7 +455,29 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
                 work += paths[p].transmit(queues[tx], sink, TX_BURST);
             }
         }
+        if (shaper != null && work > 0) {
+            long sent = 0;
+            for (int p = 0; p < pairs; p++) {
+                sent += paths[p].counter(NetQueuePair.Counter.TX_BYTES);
+            }
+            shaper.consume(sent - sentBefore);
+        }
         return work;
+    }
+
+    /**
+     * Shapes what the VF transmits to bitsPerSecond (0: no limit), from now on. Data-path thread (post it with
+     * {@link DataPathAgent#execute}).
+     */
+    public void setTxRate(long bitsPerSecond) {
+        shaper = bitsPerSecond == 0 ? null : new TxShaper(bitsPerSecond, System.nanoTime());
+        throttled = false;
+        txRate = bitsPerSecond;
+    }
+
+    /** The TX rate limit in bits per second, 0 for none. Any thread. */
+    public long txRate() {
+        return txRate;
     }
 
     @Override
@@ -454,6 +492,10 @@ public final class VirtioNetBackend implements VhostUserBackend, Pollable {
 
     @Override
     public boolean prepareToSleep() {
+        if (throttled) {
+            // frames wait in the guest's TX ring for tokens: no kick will come for them, keep polling
+            return false;
+        }
         boolean quiet = true;
         for (int p = 0; p < pairs; p++) {
             int tx = 2 * p + 1;

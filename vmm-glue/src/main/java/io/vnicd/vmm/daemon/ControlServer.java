@@ -323,8 +323,9 @@ final class ControlServer implements AutoCloseable {
                 case "rules" -> rules(request);
                 case "contain" -> contain(request);
                 case "router" -> router(request);
+                case "vf-set" -> vfSet(request);
                 case "" -> error("the request has no \"command\"");
-                default -> error("unknown command '" + command + "' (known: status, rules, contain, router)");
+                default -> error("unknown command '" + command + "' (known: status, rules, contain, router, vf-set)");
             };
         } catch (IOException e) {
             return error("the request is not JSON: " + e.getMessage());
@@ -404,6 +405,63 @@ final class ControlServer implements AutoCloseable {
             }
         }
         return StatusReport.router(JSON.createObjectNode(), r).put("ok", true);
+    }
+
+    /**
+     * {@code vf-set}: {"vf": NAME, "pf": PF (optional when one PF has it), "rate": "100mbit" (0: none), "state":
+     * "auto|enable|disable"}: the VF's TX rate and link state, at run time. Checked as a whole before anything
+     * changes.
+     */
+    private ObjectNode vfSet(JsonNode request) {
+        String vfName = request.path("vf").asText("");
+        if (vfName.isEmpty()) {
+            return error("vf-set needs \"vf\"");
+        }
+        String pfName = request.path("pf").asText("");
+        io.vnicd.sriov.pf.PhysicalFunction pf = null;
+        for (io.vnicd.sriov.pf.PhysicalFunction p : vnicd.physicalFunctions()) {
+            if ((pfName.isEmpty() || p.name().equals(pfName))
+                    && p.virtualFunctions().stream().anyMatch(v -> v.name().equals(vfName))) {
+                if (pf != null) {
+                    return error("VF '" + vfName + "' is on several PFs: say which with \"pf\"");
+                }
+                pf = p;
+            }
+        }
+        if (pf == null) {
+            return error("no VF '" + vfName + "'" + (pfName.isEmpty() ? "" : " on PF '" + pfName + "'"));
+        }
+        Long rate = null;
+        io.vnicd.sriov.pf.PhysicalFunction.LinkState state = null;
+        try {
+            if (request.has("rate")) {
+                rate = io.vnicd.virtio.net.TxShaper.parseRate(request.path("rate").asText());
+            }
+            if (request.has("state")) {
+                String word = request.path("state").asText();
+                state = switch (word) {
+                    case "auto" -> io.vnicd.sriov.pf.PhysicalFunction.LinkState.AUTO;
+                    case "enable" -> io.vnicd.sriov.pf.PhysicalFunction.LinkState.ENABLE;
+                    case "disable" -> io.vnicd.sriov.pf.PhysicalFunction.LinkState.DISABLE;
+                    default -> throw new IllegalArgumentException("state must be auto, enable or disable: '" + word + "'");
+                };
+            }
+        } catch (IllegalArgumentException e) {
+            return error(e.getMessage());
+        }
+        if (rate == null && state == null) {
+            return error("vf-set needs \"rate\" or \"state\"");
+        }
+        if (rate != null) {
+            pf.setTxRate(vfName, rate);
+        }
+        if (state != null) {
+            pf.setLinkState(vfName, state);
+        }
+        io.vnicd.sriov.pf.VirtualFunction vf = pf.virtualFunction(vfName);
+        return JSON.createObjectNode().put("ok", true).put("pf", pf.name()).put("vf", vfName)
+                .put("txRateBitsPerSecond", vf.device().txRate()).put("linkState", pf.linkState(vfName).word())
+                .put("carrier", vf.endpoint().carrier());
     }
 
     /** The request's array field as records; an absent field is an empty list. */

@@ -141,6 +141,8 @@ final class StatusReport {
             ArrayNode vfs = p.putArray("vfs");
             for (VirtualFunction vf : pf.virtualFunctions()) {
                 ObjectNode v = vf(vfs.addObject(), vf, sw);
+                v.put("linkState", pf.linkState(vf.name()).word()).put("carrier", vf.endpoint().carrier())
+                        .put("txRateBitsPerSecond", vf.device().txRate());
                 PhysicalFunction.BacklogStatus b = pf.backlog(vf.port());
                 v.putObject("rxBacklog").put("quotaBytes", b.quotaBytes()).put("bytesInUse", b.bytesInUse())
                         .put("peakBytes", b.peakBytes()).put("depth", b.depth()).put("held", b.held())

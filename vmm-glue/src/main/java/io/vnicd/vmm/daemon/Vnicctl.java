@@ -34,7 +34,7 @@ import java.util.concurrent.Callable;
 @Command(name = "vnicctl", mixinStandardHelpOptions = true, version = "vnicctl 0.1.0",
         description = "Talks to a running vnicd over its control socket.",
         subcommands = {Vnicctl.Status.class, Vnicctl.Link.class, Vnicctl.Stats.class, Vnicctl.Flow.class,
-                Vnicctl.Rules.class, Vnicctl.Contain.class, Vnicctl.Capture.class, Vnicctl.Router.class,
+                Vnicctl.Vf.class, Vnicctl.Rules.class, Vnicctl.Contain.class, Vnicctl.Capture.class, Vnicctl.Router.class,
                 Vnicctl.Request.class, AutoComplete.GenerateCompletion.class})
 public final class Vnicctl implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -223,8 +223,11 @@ public final class Vnicctl implements Callable<Integer> {
             }
             for (JsonNode vf : pf.path("vfs")) {
                 String v = vf.path("name").asText();
+                String linkState = vf.path("linkState").asText("auto");
                 ObjectNode l = links.addObject().put("link", p + "/" + v).put("name", v).put("class", "vf").put("pf", p)
-                        .put("state", vf.path("linkReady").asBoolean() ? "up" : "down");
+                        .put("state", (vf.path("linkReady").asBoolean() ? "up" : "down")
+                                + (linkState.equals("auto") ? "" : " (" + linkState + "d)"))
+                        .put("linkState", linkState).put("txRateBitsPerSecond", vf.path("txRateBitsPerSecond").asLong());
                 if (vf.has("mac")) {
                     l.put("mac", vf.path("mac").asText());
                 }
@@ -407,6 +410,60 @@ public final class Vnicctl implements Callable<Integer> {
                             : new String[] {f.path("flow").asText(), f.path("pf").asText(), f.path("table").asText()});
                 }
                 table(out, rows);
+                return 0;
+            }
+        }
+    }
+
+    @Command(name = "vf", description = "VFs at run time (as ip link set DEV vf N ...).", subcommands = Vf.Set.class)
+    static final class Vf implements Callable<Integer> {
+        @ParentCommand
+        Vnicctl top;
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Override
+        public Integer call() {
+            spec.commandLine().usage(spec.commandLine().getOut());
+            return 2;
+        }
+
+        @Command(name = "set", description = "Sets a VF's TX rate and link state: vf set NAME [rate 100mbit|0]"
+                + " [state auto|enable|disable].")
+        static final class Set implements Callable<Integer> {
+            @ParentCommand
+            Vf vf;
+            @Spec
+            CommandLine.Model.CommandSpec spec;
+            @Option(names = "--pf", paramLabel = "PF", description = "the VF's PF (when several have one of that name)")
+            String pf;
+            @Parameters(index = "0", paramLabel = "NAME")
+            String name;
+            @Parameters(index = "1..*", paramLabel = "SETTING VALUE", arity = "2..*")
+            List<String> settings = new ArrayList<>();
+
+            @Override
+            public Integer call() throws IOException {
+                if (settings.size() % 2 != 0) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "settings come in pairs: rate R, state S");
+                }
+                ObjectNode body = JSON.createObjectNode().put("command", "vf-set").put("vf", name);
+                if (pf != null) {
+                    body.put("pf", pf);
+                }
+                for (int i = 0; i < settings.size(); i += 2) {
+                    String key = settings.get(i);
+                    String value = settings.get(i + 1);
+                    switch (key) {
+                        case "rate", "max_tx_rate", "maxbw" -> body.put("rate", value);
+                        case "state" -> body.put("state", value);
+                        case "mac", "vlan", "spoofchk", "trust" -> throw new CommandLine.ParameterException(spec.commandLine(),
+                                key + " cannot be changed at run time yet: set it in the configuration");
+                        default -> throw new CommandLine.ParameterException(spec.commandLine(), "unknown setting '" + key
+                                + "' (rate, state)");
+                    }
+                }
+                vf.top.printJson(spec.commandLine().getOut(), vf.top.ask(body));
                 return 0;
             }
         }

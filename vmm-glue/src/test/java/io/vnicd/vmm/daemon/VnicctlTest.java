@@ -121,4 +121,95 @@ class VnicctlTest {
         assertEquals(0, help.status());
         assertTrue(help.out().contains("link") && help.out().contains("stats") && help.out().contains("flow"), help.out());
     }
+    /**
+     * Sends count frames of length bytes from g0 to g1 (g1 draining on its own thread). With all, every frame must
+     * arrive, and the seconds until the last did are returned; without, the test driver's receiver may fall behind an
+     * unshaped sender (what its ring cannot hold is dropped and counted by vnicd), and the seconds g0 took to hand
+     * them over are returned.
+     */
+    private static double stream(TestGuest g0, TestGuest g1, int count, int length, boolean all) throws Exception {
+        java.util.concurrent.atomic.AtomicInteger got = new java.util.concurrent.atomic.AtomicInteger();
+        Thread receiver = Thread.ofPlatform().start(() -> {
+            try {
+                while (got.get() < count && g1.receive(Duration.ofSeconds(10)) != null) {
+                    got.incrementAndGet();
+                }
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        long t0 = System.nanoTime();
+        for (int i = 0; i < count; i++) {
+            g0.send(TestGuest.frame(MAC1, MAC0, length, i));
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        receiver.join(30_000);
+        if (all) {
+            assertEquals(count, got.get(), "every frame arrived");
+            seconds = (System.nanoTime() - t0) / 1e9;
+        } else {
+            assertTrue(got.get() > 0, "frames arrived");
+        }
+        return seconds;
+    }
+
+    @Test
+    void shouldShapeAVfsTransmitAndSetItsLinkStateAtRunTime() throws Exception {
+        try (Vnicd vnicd = new Vnicd(config().validate()).start();
+             TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock"));
+             TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"))) {
+            g1.send(TestGuest.frame(MAC0, MAC1, 60, 0));
+            assertNotNull(g0.receive(Duration.ofSeconds(5)));
+
+            Run set = vnicctl("vf", "set", "vf0", "rate", "8mbit");
+            assertEquals(0, set.status(), set.err());
+            assertEquals(8_000_000L, set.json().path("txRateBitsPerSecond").asLong());
+            // 1.5 MB at 1 MB/s, of which the bucket's burst (131 kB) goes at once: about 1.4 s; never faster
+            double shaped = stream(g0, g1, 1500, 1000, true);
+            assertTrue(shaped >= 1.1, "8 Mbit/s holds 1.5 MB back for more than 1.1 s: " + shaped + " s");
+            assertTrue(shaped < 6, "and lets it through at about the rate: " + shaped + " s");
+            assertEquals(0, vnicd.physicalFunction("pf0").virtualFunctions().getFirst().device().queueErrors());
+
+            assertEquals(0, vnicctl("vf", "set", "vf0", "rate", "0").status());
+            double unshaped = stream(g0, g1, 1500, 1000, false);
+            assertTrue(unshaped < shaped / 2, "without the limit it goes faster: " + unshaped + " s against " + shaped);
+
+            VirtualFunctionView vf1 = new VirtualFunctionView(vnicd, "vf1");
+            assertTrue(vf1.carrier());
+            Run down = vnicctl("vf", "set", "vf1", "state", "disable");
+            assertEquals(0, down.status(), down.err());
+            assertTrue(!vf1.carrier(), "disable takes vf1's link down");
+            Run shown = vnicctl("link", "show", "vf1", "-o", "json");
+            assertEquals("disable", shown.json().get(0).path("linkState").asText(), shown.out());
+            assertTrue(vf0Carrier(vnicd), "vf0 is not disturbed");
+            assertEquals(0, vnicctl("vf", "set", "vf1", "state", "enable").status());
+            assertTrue(vf1.carrier(), "enable brings it up");
+            assertEquals(0, vnicctl("vf", "set", "vf1", "state", "auto").status());
+            assertTrue(vf1.carrier(), "auto follows the wire: no uplink, up");
+
+            Run badState = vnicctl("vf", "set", "vf1", "state", "sideways");
+            assertEquals(1, badState.status());
+            assertTrue(badState.err().contains("auto, enable or disable"), badState.err());
+            Run badRate = vnicctl("vf", "set", "vf1", "rate", "fast");
+            assertEquals(1, badRate.status());
+            assertTrue(badRate.err().contains("not a rate"), badRate.err());
+            Run noVf = vnicctl("vf", "set", "vf7", "state", "enable");
+            assertEquals(1, noVf.status());
+            assertTrue(noVf.err().contains("no VF 'vf7'"), noVf.err());
+            Run mac = vnicctl("vf", "set", "vf1", "mac", "02:00:00:00:00:01");
+            assertEquals(2, mac.status());
+            assertTrue(mac.err().contains("cannot be changed at run time"), mac.err());
+        }
+    }
+
+    private static boolean vf0Carrier(Vnicd vnicd) {
+        return new VirtualFunctionView(vnicd, "vf0").carrier();
+    }
+
+    /** A VF of pf0 by name. */
+    private record VirtualFunctionView(Vnicd vnicd, String name) {
+        boolean carrier() {
+            return vnicd.physicalFunction("pf0").virtualFunction(name).endpoint().carrier();
+        }
+    }
 }
