@@ -66,6 +66,8 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
     private final PfIngress ingress;
     private final CounterBlock counters;
     private final List<VirtualFunction> vfs = new ArrayList<>();
+    private List<TableSpec> installedTables = List.of();
+    private List<RuleSpec> installedRules = List.of();
     /** Link states set by hand (absent: auto), and whether the wire is reachable; guarded by linkStates. */
     private final java.util.Map<String, LinkState> linkStates = new java.util.HashMap<>();
     private boolean wireUp = true;
@@ -635,9 +637,45 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
      * Replaces the PF's flow rules; actions name ports ({@code vf:NAME}). A bad set is refused as a whole,
      * every problem named, and the rules in force stay.
      */
-    public void installRules(List<TableSpec> tables, List<RuleSpec> rules) throws RuleSetException {
+    public synchronized void installRules(List<TableSpec> tables, List<RuleSpec> rules) throws RuleSetException {
         ingress.installRules(tables, rules);
+        installedTables = List.copyOf(tables);
+        installedRules = List.copyOf(rules);
         privateCopies();
+    }
+
+    /** The flow tables and rules in force, as they were given. */
+    public synchronized List<RuleSpec> rules() {
+        return installedRules;
+    }
+
+    public synchronized List<TableSpec> tables() {
+        return installedTables;
+    }
+
+    /**
+     * Adds one flow rule to those in force (flowadm add-flow): the whole set is compiled again and, if refused, the
+     * rules in force stay. A rule of the same name is refused.
+     */
+    public synchronized void addFlow(RuleSpec rule) throws RuleSetException {
+        for (RuleSpec r : installedRules) {
+            if (r.name().equals(rule.name())) {
+                throw new RuleSetException(List.of("a flow named '" + rule.name() + "' exists already"));
+            }
+        }
+        List<RuleSpec> next = new ArrayList<>(installedRules);
+        next.add(rule);
+        installRules(installedTables, next);
+    }
+
+    /** Removes the flow rule named name (flowadm remove-flow); false when there is none. */
+    public synchronized boolean removeFlow(String flowName) throws RuleSetException {
+        List<RuleSpec> next = new ArrayList<>(installedRules);
+        if (!next.removeIf(r -> r.name().equals(flowName))) {
+            return false;
+        }
+        installRules(installedTables, next);
+        return true;
     }
 
     /**

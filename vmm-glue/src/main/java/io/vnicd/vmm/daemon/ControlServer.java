@@ -324,8 +324,10 @@ final class ControlServer implements AutoCloseable {
                 case "contain" -> contain(request);
                 case "router" -> router(request);
                 case "vf-set" -> vfSet(request);
+                case "flow-add" -> flowAdd(request);
+                case "flow-remove" -> flowRemove(request);
                 case "" -> error("the request has no \"command\"");
-                default -> error("unknown command '" + command + "' (known: status, rules, contain, router, vf-set)");
+                default -> error("unknown command '" + command + "' (known: status, rules, contain, router, vf-set, flow-add, flow-remove)");
             };
         } catch (IOException e) {
             return error("the request is not JSON: " + e.getMessage());
@@ -357,6 +359,76 @@ final class ControlServer implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.INFO, () -> pf.name() + ": " + rules.size() + " rule(s) installed over the control socket");
         return JSON.createObjectNode().put("ok", true).put("rules", rules.size());
+    }
+
+    /**
+     * {"command":"flow-add","pf":"pf0","name":"web","match":"proto=tcp,dst-port=80" (or an object),"action":"vf:vf1",
+     * "table":"root","order":N}: adds one rule to those in force (the table defaults to root, the order to after
+     * the table's last rule); the set is compiled whole again, and a bad rule changes nothing.
+     */
+    private ObjectNode flowAdd(JsonNode request) {
+        PhysicalFunction pf = pf(request);
+        if (pf == null) {
+            return error("no PF '" + request.path("pf").asText() + "'");
+        }
+        String name = request.path("name").asText("");
+        String action = request.path("action").asText("");
+        if (name.isEmpty() || action.isEmpty()) {
+            return error("flow-add needs \"name\" and \"action\"");
+        }
+        String table = request.path("table").asText("root");
+        java.util.Map<String, String> match = new java.util.LinkedHashMap<>();
+        JsonNode m = request.path("match");
+        if (m.isTextual()) {
+            for (String part : m.asText().split(",")) {
+                if (part.isBlank()) {
+                    continue;
+                }
+                int eq = part.indexOf('=');
+                if (eq <= 0) {
+                    return error("match: '" + part.trim() + "' is not FIELD=VALUE (e.g. proto=tcp,dst-port=80)");
+                }
+                match.put(part.substring(0, eq).trim(), part.substring(eq + 1).trim());
+            }
+        } else if (m.isObject()) {
+            m.properties().forEach(e -> match.put(e.getKey(), e.getValue().asText()));
+        } else if (!m.isMissingNode()) {
+            return error("match must be FIELD=VALUE,... or an object");
+        }
+        int after = 10;
+        for (RuleSpec r : pf.rules()) {
+            if (r.table().equals(table)) {
+                after = Math.max(after, r.order() + 10);
+            }
+        }
+        int order = request.has("order") ? request.path("order").asInt() : after;
+        RuleSpec rule = new RuleSpec(name, table, order, match, action);
+        try {
+            pf.addFlow(rule);
+        } catch (RuleSetException e) {
+            return error(pf.name() + ": flow " + name + " refused, the rules in force stay: " + e.getMessage());
+        }
+        LOG.log(System.Logger.Level.INFO, () -> pf.name() + ": flow " + name + " added (" + table + ", order " + order + ")");
+        return JSON.createObjectNode().put("ok", true).put("pf", pf.name()).put("flow", name).put("table", table)
+                .put("order", order).put("rules", pf.rules().size());
+    }
+
+    /** {"command":"flow-remove","pf":"pf0","name":"web"}: removes that rule. */
+    private ObjectNode flowRemove(JsonNode request) {
+        PhysicalFunction pf = pf(request);
+        if (pf == null) {
+            return error("no PF '" + request.path("pf").asText() + "'");
+        }
+        String name = request.path("name").asText("");
+        try {
+            if (!pf.removeFlow(name)) {
+                return error(pf.name() + " has no flow '" + name + "'");
+            }
+        } catch (RuleSetException e) {
+            return error(pf.name() + ": removing flow " + name + " was refused, the rules in force stay: " + e.getMessage());
+        }
+        LOG.log(System.Logger.Level.INFO, () -> pf.name() + ": flow " + name + " removed");
+        return JSON.createObjectNode().put("ok", true).put("pf", pf.name()).put("removed", name).put("rules", pf.rules().size());
     }
 
     /** {"command":"contain","pf":"pf0","attacks":[...]}: contains these attacks (an empty list releases them). */

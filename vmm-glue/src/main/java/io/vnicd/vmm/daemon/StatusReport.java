@@ -69,6 +69,13 @@ final class StatusReport {
                 }
                 hits.addObject().put("table", t.name()).put("rule", "(miss)").put("hits", t.misses());
             }
+            ArrayNode flows = rules.putArray("flows");
+            for (io.vnicd.devmodel.classify.RuleSpec r : pf.rules()) {
+                ObjectNode f = flows.addObject().put("name", r.name()).put("table", r.table()).put("order", r.order())
+                        .put("action", r.action());
+                ObjectNode m = f.putObject("match");
+                new java.util.TreeMap<>(r.match()).forEach(m::put);
+            }
             ObjectNode dos = p.putObject("dos");
             dos.put("attacks", pf.dos().attacks().size()).put("matched", pf.dos().matched())
                     .put("admitted", pf.dos().admitted()).put("dropped", pf.dos().dropped());

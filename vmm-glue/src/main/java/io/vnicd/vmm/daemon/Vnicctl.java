@@ -356,7 +356,8 @@ public final class Vnicctl implements Callable<Integer> {
         }
     }
 
-    @Command(name = "flow", description = "Flow rules (as flowadm).", subcommands = Flow.Show.class)
+    @Command(name = "flow", description = "Flow rules (as flowadm).", subcommands = {Flow.Show.class, Flow.Add.class,
+            Flow.Remove.class})
     static final class Flow implements Callable<Integer> {
         @ParentCommand
         Vnicctl top;
@@ -367,6 +368,67 @@ public final class Vnicctl implements Callable<Integer> {
         public Integer call() {
             spec.commandLine().usage(spec.commandLine().getOut());
             return 2;
+        }
+
+        @Command(name = "add", description = "Adds a flow rule at run time (as flowadm add-flow): flow add NAME"
+                + " --match 'proto=tcp,dst-port=80' --action vf:vf1 [--pf PF] [--table T] [--order N].")
+        static final class Add implements Callable<Integer> {
+            @ParentCommand
+            Flow flow;
+            @Spec
+            CommandLine.Model.CommandSpec spec;
+            @Parameters(index = "0", paramLabel = "NAME")
+            String name;
+            @Option(names = "--pf", paramLabel = "PF")
+            String pf;
+            @Option(names = "--match", paramLabel = "FIELD=VALUE,...", description = "proto, src-ip, dst-ip, src-port,"
+                    + " dst-port, vlan, src-mac, dst-mac, ... (as in the rules' \"match\")")
+            String match = "";
+            @Option(names = "--action", required = true, paramLabel = "ACTION", description = "vf:NAME, drop, monitor, ...")
+            String action;
+            @Option(names = "--table", paramLabel = "T")
+            String table;
+            @Option(names = "--order", paramLabel = "N")
+            Integer order;
+
+            @Override
+            public Integer call() throws IOException {
+                ObjectNode body = JSON.createObjectNode().put("command", "flow-add").put("name", name).put("match", match)
+                        .put("action", action);
+                if (pf != null) {
+                    body.put("pf", pf);
+                }
+                if (table != null) {
+                    body.put("table", table);
+                }
+                if (order != null) {
+                    body.put("order", order);
+                }
+                flow.top.printJson(spec.commandLine().getOut(), flow.top.ask(body));
+                return 0;
+            }
+        }
+
+        @Command(name = "remove", description = "Removes a flow rule (as flowadm remove-flow).")
+        static final class Remove implements Callable<Integer> {
+            @ParentCommand
+            Flow flow;
+            @Spec
+            CommandLine.Model.CommandSpec spec;
+            @Parameters(index = "0", paramLabel = "NAME")
+            String name;
+            @Option(names = "--pf", paramLabel = "PF")
+            String pf;
+
+            @Override
+            public Integer call() throws IOException {
+                ObjectNode body = JSON.createObjectNode().put("command", "flow-remove").put("name", name);
+                if (pf != null) {
+                    body.put("pf", pf);
+                }
+                flow.top.printJson(spec.commandLine().getOut(), flow.top.ask(body));
+                return 0;
+            }
         }
 
         @Command(name = "show", description = "Shows each PF's flow rules by table; -s adds their hits.")
@@ -389,9 +451,20 @@ public final class Vnicctl implements Callable<Integer> {
                     if (pf != null && !pf.equals(p.path("name").asText())) {
                         continue;
                     }
+                    Map<String, JsonNode> specs = new HashMap<>();
+                    p.path("rules").path("flows").forEach(f -> specs.put(f.path("table").asText() + "/" + f.path("name").asText(), f));
                     for (JsonNode r : p.path("rules").path("entries")) {
                         ObjectNode f = flows.addObject().put("pf", p.path("name").asText()).put("table", r.path("table").asText())
                                 .put("flow", r.path("rule").asText());
+                        JsonNode spec = specs.get(r.path("table").asText() + "/" + r.path("rule").asText());
+                        List<String> match = new ArrayList<>();
+                        if (spec != null) {
+                            spec.path("match").properties().forEach(e -> match.add(e.getKey() + "=" + e.getValue().asText()));
+                            f.put("order", spec.path("order").asInt()).put("match", String.join(",", match))
+                                    .put("action", spec.path("action").asText());
+                        } else {
+                            f.put("match", "(table miss)").put("action", "--");
+                        }
                         if (statistics) {
                             f.put("hits", r.path("hits").asLong());
                         }
@@ -403,11 +476,18 @@ public final class Vnicctl implements Callable<Integer> {
                     return 0;
                 }
                 List<String[]> rows = new ArrayList<>();
-                rows.add(statistics ? new String[] {"FLOW", "PF", "TABLE", "HITS"} : new String[] {"FLOW", "PF", "TABLE"});
+                rows.add(statistics ? new String[] {"FLOW", "PF", "TABLE", "MATCH", "ACTION", "HITS"}
+                        : new String[] {"FLOW", "PF", "TABLE", "MATCH", "ACTION"});
                 for (JsonNode f : flows) {
-                    rows.add(statistics
-                            ? new String[] {f.path("flow").asText(), f.path("pf").asText(), f.path("table").asText(), f.path("hits").asText()}
-                            : new String[] {f.path("flow").asText(), f.path("pf").asText(), f.path("table").asText()});
+                    String[] base = {f.path("flow").asText(), f.path("pf").asText(), f.path("table").asText(),
+                        f.path("match").asText().isEmpty() ? "(any)" : f.path("match").asText(), f.path("action").asText()};
+                    if (statistics) {
+                        String[] r = java.util.Arrays.copyOf(base, 6);
+                        r[5] = f.path("hits").asText();
+                        rows.add(r);
+                    } else {
+                        rows.add(base);
+                    }
                 }
                 table(out, rows);
                 return 0;

@@ -41,6 +41,30 @@ class VnicctlTest {
         return new Run(status, out.toString(), err.toString());
     }
 
+    /** An IPv4 UDP frame to dstPort (checksums left zero: the classifier does not check them). */
+    private static byte[] udp(long dst, long src, int dstPort) {
+        byte[] f = TestGuest.frame(dst, src, 60, 0);
+        java.util.Arrays.fill(f, 14, f.length, (byte) 0);
+        f[12] = 0x08;
+        f[13] = 0x00;
+        f[14] = 0x45;
+        f[16] = 0;
+        f[17] = 46;
+        f[22] = 64;
+        f[23] = 17;
+        f[26] = 10;
+        f[29] = 1;
+        f[30] = 10;
+        f[33] = 2;
+        f[34] = 0x13;
+        f[35] = (byte) 0x88;
+        f[36] = (byte) (dstPort >> 8);
+        f[37] = (byte) dstPort;
+        f[38] = 0;
+        f[39] = 26;
+        return f;
+    }
+
     private VnicdConfig config() {
         return new VnicdConfig(dir.resolve("control.sock").toString(), null, List.of(new VnicdConfig.PfConfig("pf0", List.of(
                 new VnicdConfig.VfConfig("vf0", dir.resolve("vf0.sock").toString(), "server", 1, null),
@@ -97,6 +121,33 @@ class VnicctlTest {
             assertTrue(flows.out().contains("\"flow\" : \"web\"") && flows.out().contains("\"hits\""), flows.out());
             Run flowText = vnicctl("flow", "show", "-s");
             assertTrue(flowText.out().startsWith("FLOW") && flowText.out().contains("web"), flowText.out());
+
+            Run add = vnicctl("flow", "add", "dns", "--match", "proto=udp,dst-port=53", "--action", "drop");
+            assertEquals(0, add.status(), add.err());
+            assertEquals(20, add.json().path("order").asInt(), "after the table's last rule: " + add.out());
+            Run bad = vnicctl("flow", "add", "oops", "--match", "src-ip=300.1.2.3", "--action", "drop");
+            assertEquals(1, bad.status());
+            assertTrue(bad.err().contains("oops") && bad.err().contains("the rules in force stay"), bad.err());
+            Run dup = vnicctl("flow", "add", "dns", "--match", "proto=udp", "--action", "drop");
+            assertEquals(1, dup.status());
+            assertTrue(dup.err().contains("exists already"), dup.err());
+            Run both = vnicctl("flow", "show");
+            assertTrue(both.out().contains("dst-port=53,proto=udp") && both.out().contains("drop"), both.out());
+            assertEquals(2, vnicd.physicalFunction("pf0").rules().size());
+            // the added rule is on the data path: a UDP frame to port 53 from vf0 is dropped and counted
+            long drops = vnicd.physicalFunction("pf0").ruleDrops();
+            g0.send(udp(MAC1, MAC0, 53));
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (vnicd.physicalFunction("pf0").ruleDrops() == drops && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertEquals(drops + 1, vnicd.physicalFunction("pf0").ruleDrops(), "the new flow drops DNS");
+            Run removed = vnicctl("flow", "remove", "dns");
+            assertEquals(0, removed.status(), removed.err());
+            assertEquals(1, vnicd.physicalFunction("pf0").rules().size());
+            Run gone = vnicctl("flow", "remove", "dns");
+            assertEquals(1, gone.status());
+            assertTrue(gone.err().contains("has no flow 'dns'"), gone.err());
 
             Run raw = vnicctl("{\"command\":\"status\"}");
             assertEquals(0, raw.status(), raw.err());
