@@ -45,6 +45,8 @@ public final class VSwitch {
 
     /** {@link #portVlan} of a trunk port. */
     public static final int TRUNK = -1;
+    /** {@link #portVlan} of a port in no VLAN (one left by a removed VF): nothing is flooded to it. */
+    public static final int NO_VLAN = -2;
     /** {@link #lookup(int, int, long)}: flood the frame. */
     public static final int FLOOD = -1;
     /** {@link #lookup(int, int, long)}: the destination is on the ingress port: filter the frame. */
@@ -106,6 +108,25 @@ public final class VSwitch {
         counters = cs;
         portArray = portList.toArray(new Port[0]);
         return n;
+    }
+
+    /**
+     * Puts replacement in port's place (a VF removed at run time leaves a port that answers for nothing), keeping
+     * the numbers of the others. Before the data path runs, or on it (a command).
+     */
+    public synchronized void replacePort(int port, Port replacement) {
+        if (port < 0 || port >= portList.size()) {
+            throw new IllegalArgumentException("no port " + port);
+        }
+        portList.set(port, replacement);
+        CounterBlock[] cs = counters.clone();
+        cs[port] = replacement.counters();
+        counters = cs;
+        // in no VLAN: floods pass it by
+        int[] vlans = portVlan.clone();
+        vlans[port] = NO_VLAN;
+        portVlan = vlans;
+        portArray = portList.toArray(new Port[0]);
     }
 
     public int portCount() {

@@ -65,7 +65,9 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
     private final MonitorRing monitor;
     private final PfIngress ingress;
     private final CounterBlock counters;
-    private final List<VirtualFunction> vfs = new ArrayList<>();
+    private final List<VirtualFunction> vfs = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Ports of VFs removed at run time: their counters and devices are released when the PF closes. */
+    private final List<VfPort> removed = new ArrayList<>();
     private List<TableSpec> installedTables = List.of();
     private List<RuleSpec> installedRules = List.of();
     /** Link states set by hand (absent: auto), and whether the wire is reachable; guarded by linkStates. */
@@ -180,18 +182,32 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
     }
 
     /**
-     * Adds a VF before {@link #start()}.
+     * Adds a VF, before {@link #start()} or while the PF runs (as {@code echo N > sriov_numvfs} does on a NIC): at
+     * run time it joins the switch on the data path and starts serving its socket at once, nothing else disturbed;
+     * it has no RX backlog then (the pools are sized at start).
      *
      * @param mac  pinned to the VF in the switch, or -1 to learn it
      * @param vlan the VF's port VLAN (0 untagged): it switches only with VFs of the same VLAN
      */
+    public VirtualFunction addVirtualFunction(String vfName, Path socket, VhostUserEndpoint.Mode mode,
+                                              int queuePairs, long mac, int vlan, Duration reconnect) {
+        return addVirtualFunction(vfName, socket, mode, queuePairs, mac, vlan, reconnect, vf -> { });
+    }
+
+    /**
+     * As {@link #addVirtualFunction(String, Path, VhostUserEndpoint.Mode, int, long, int, Duration)}; prepare runs
+     * on the new VF before it serves its socket (e.g. to set what is done once the socket is bound).
+     */
     public synchronized VirtualFunction addVirtualFunction(String vfName, Path socket, VhostUserEndpoint.Mode mode,
-                                                           int queuePairs, long mac, int vlan, Duration reconnect) {
+                                                           int queuePairs, long mac, int vlan, Duration reconnect,
+                                                           java.util.function.Consumer<VirtualFunction> prepare) {
         if (portOf(vfName) >= 0) {
             throw new IllegalArgumentException(name + ": a port named " + vfName + " exists already");
         }
-        int port = vswitch.portCount();
-        int[] self = {port};
+        if (vlan < 0 || vlan > 4094) {
+            throw new IllegalArgumentException(name + " " + vfName + ": VLAN " + vlan + " is not in 0..4094");
+        }
+        int[] self = {-1};
         FrameSink sink = new FrameSink() {
             @Override
             public int onFrame(MemorySegment frame, long offset, int length) {
@@ -208,22 +224,79 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
         CounterBlock portCounters = CounterRegistry.process().register("port",
                 Map.of("pf", name, "port", vfName, "kind", "vf"), PortCounter.values());
         VfPort p = new VfPort(vfName, device, portCounters, () -> buffers.holdNode(roundNanos));
-        int swPort = vswitch.addPort(p, vlan);
-        if (swPort != port) {
-            throw new IllegalStateException("switch port " + swPort + " for VF port " + port);
+        // the switch is the data path's: at run time the VF joins it there
+        Runnable join = () -> {
+            self[0] = vswitch.addPort(p, vlan);
+            if (mac >= 0) {
+                vswitch.addStaticEntry(mac, vlan, self[0]);
+                // spoofchk on by default for a VF with an assigned address, as SR-IOV NICs do
+                ingress.setAllowedSource(self[0], mac);
+            }
+        };
+        if (started) {
+            agent.execute(join);
+        } else {
+            join.run();
         }
-        VirtualFunction vf = new VirtualFunction(vfName, port, mac,
+        VirtualFunction vf = new VirtualFunction(vfName, self[0], mac,
                 device, new VhostUserEndpoint(socket, mode, device, reconnect));
-        if (mac >= 0) {
-            vswitch.addStaticEntry(mac, vlan, port);
-            // spoofchk on by default for a VF with an assigned address, as SR-IOV NICs do
-            ingress.setAllowedSource(port, mac);
-        }
         vfs.add(vf);
         rxQuota.add(DEFAULT_RX_QUOTA);
         vfPorts = java.util.Arrays.copyOf(vfPorts, vfPorts.length + 1);
         vfPorts[vfPorts.length - 1] = p;
+        prepare.accept(vf);
+        if (started) {
+            // the RX backlog pools were sized for the VFs of the start: a VF added later has no backlog (a frame
+            // that finds no RX buffer posted is dropped and counted, as for a VF with a quota of 0)
+            rxQuota.set(rxQuota.size() - 1, 0L);
+            agent.add(p);
+            privateCopies();
+            try {
+                vf.start();
+            } catch (IOException e) {
+                removeVirtualFunction(vfName);
+                throw new IllegalStateException(name + " " + vfName + ": cannot serve " + socket + ": " + e.getMessage(), e);
+            }
+            LOG.log(System.Logger.Level.INFO, () -> name + ": VF " + vfName + " added on " + socket);
+        }
         return vf;
+    }
+
+    /**
+     * Removes a VF while the PF runs: its frontend is disconnected (the guest sees its link go down, then the
+     * device goes), its switch port stops taking frames and its addresses are flushed; no other VF is disturbed.
+     * The switch keeps the port's number, answering for nothing.
+     */
+    public synchronized void removeVirtualFunction(String vfName) {
+        VirtualFunction vf = virtualFunction(vfName);
+        int i = vfs.indexOf(vf);
+        VfPort p = vfPorts[i];
+        vf.endpoint().close();
+        if (started) {
+            agent.remove(p);
+        }
+        int port = vf.port();
+        Runnable leave = () -> {
+            vswitch.replacePort(port, new RemovedPort(vfName, p.counters()));
+            vswitch.flushPort(port);
+            ingress.setAllowedSource(port, -1);
+        };
+        if (started) {
+            agent.execute(leave);
+        } else {
+            leave.run();
+        }
+        vfs.remove(i);
+        rxQuota.remove(i);
+        VfPort[] rest = new VfPort[vfPorts.length - 1];
+        System.arraycopy(vfPorts, 0, rest, 0, i);
+        System.arraycopy(vfPorts, i + 1, rest, i, rest.length - i);
+        vfPorts = rest;
+        synchronized (linkStates) {
+            linkStates.remove(vfName);
+        }
+        removed.add(p);
+        LOG.log(System.Logger.Level.INFO, () -> name + ": VF " + vfName + " removed");
     }
 
     /**
@@ -777,6 +850,10 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
         }
         for (ProxyPort p : proxies) {
             p.close();
+        }
+        for (VfPort p : removed) {
+            p.counters().close();
+            p.device().close();
         }
         for (VfPort p : vfPorts) {
             p.counters().close();

@@ -108,4 +108,39 @@ class VnicdGuestsTest {
             assertTrue(peer.isAlive(), "the guest on the other VF kept running");
         }
     }
+    /**
+     * A VF added to the running daemon (as echo N > sriov_numvfs would) is hot-plugged into a running guest and
+     * carries its pings; removed again, the guest sees its link go down, and the guest on the other VF is untouched.
+     */
+    @Test
+    void shouldServeAVfAddedAtRunTimeAndTakeItAwayWithTheLinkDown() throws Exception {
+        TestGuests.image();
+        try (Vnicd vnicd = vnicd(1);
+             QemuGuest peer = TestGuests.guest(dir, "peer")
+                     .nic(QemuNic.vhostUser("vf0", "52:54:00:00:08:01", dir.resolve("vf0.sock")))
+                     .kernelArgs("vnicd.ip=eth0:10.0.0.1/24", "vnicd.stay=1")
+                     .build().start();
+             QemuGuest late = TestGuests.guest(dir, "late")
+                     .hotplugSlots(1)
+                     .kernelArgs("vnicd.run=hotplug:eth0:10.0.0.2/24:120", "vnicd.run=ping:10.0.0.1:3", "vnicd.stay=1")
+                     .build().start()) {
+            late.awaitMarker("booted", TestGuests.BOOT);
+            VirtualFunction vf1 = vnicd.addVirtualFunction("pf0", new VnicdConfig.VfConfig("vf1",
+                    dir.resolve("vf1.sock").toString(), "server", 1, null));
+            late.hotplug(QemuNic.vhostUser("vf1", "52:54:00:00:08:02", dir.resolve("vf1.sock")));
+            late.awaitMarker("hotplug eth0 up", TestGuests.BOOT);
+            Matcher ping = late.awaitConsole(Pattern.compile("result ping target=10.0.0.1 sent=(\\d+) received=(\\d+)"),
+                    TestGuests.BOOT);
+            assertEquals("3", ping.group(2), "pings answered over the VF added at run time");
+            assertTrue(vf1.connected());
+
+            vnicd.removeVirtualFunction("pf0", "vf1");
+            late.awaitMarker("carrier eth0 down", TestGuests.BOOT);
+            assertEquals(1, vnicd.physicalFunctions().getFirst().virtualFunctions().size());
+            assertTrue(!java.nio.file.Files.exists(dir.resolve("vf1.sock")), "its socket is gone");
+            assertTrue(peer.isAlive() && late.isAlive(), "both guests kept running");
+            assertTrue(vnicd.physicalFunctions().getFirst().virtualFunctions().getFirst().connected(),
+                    "the other VF kept its frontend");
+        }
+    }
 }

@@ -324,10 +324,12 @@ final class ControlServer implements AutoCloseable {
                 case "contain" -> contain(request);
                 case "router" -> router(request);
                 case "vf-set" -> vfSet(request);
+                case "vf-add" -> vfAdd(request);
+                case "vf-del" -> vfDel(request);
                 case "flow-add" -> flowAdd(request);
                 case "flow-remove" -> flowRemove(request);
                 case "" -> error("the request has no \"command\"");
-                default -> error("unknown command '" + command + "' (known: status, rules, contain, router, vf-set, flow-add, flow-remove)");
+                default -> error("unknown command '" + command + "' (known: status, rules, contain, router, vf-add, vf-del, vf-set, flow-add, flow-remove)");
             };
         } catch (IOException e) {
             return error("the request is not JSON: " + e.getMessage());
@@ -477,6 +479,39 @@ final class ControlServer implements AutoCloseable {
             }
         }
         return StatusReport.router(JSON.createObjectNode(), r).put("ok", true);
+    }
+
+    /**
+     * {@code vf-add}: {"pf": PF, "vf": NAME, "socket": PATH, "mode": "server|client", "queuePairs": N, "mac": M,
+     * "vlan": V}: a VF added to a running daemon, checked as the configuration would be.
+     */
+    private ObjectNode vfAdd(JsonNode request) {
+        String pfName = request.path("pf").asText(vnicd.physicalFunctions().getFirst().name());
+        VnicdConfig.VfConfig vc = new VnicdConfig.VfConfig(request.path("vf").asText(null), request.path("socket").asText(null),
+                request.path("mode").asText(null), request.has("queuePairs") ? request.path("queuePairs").asInt() : null,
+                request.path("mac").asText(null), request.has("vlan") ? request.path("vlan").asInt() : null, null);
+        io.vnicd.sriov.pf.VirtualFunction vf;
+        try {
+            vf = vnicd.addVirtualFunction(pfName, vc);
+        } catch (ConfigException e) {
+            return error("vf-add refused: " + e.getMessage());
+        } catch (java.io.IOException | RuntimeException e) {
+            return error("vf-add " + vc.name() + " failed: " + e.getMessage());
+        }
+        return JSON.createObjectNode().put("ok", true).put("pf", pfName).put("vf", vf.name())
+                .put("socket", vf.socket().toString()).put("port", vf.port());
+    }
+
+    /** {@code vf-del}: {"pf": PF, "vf": NAME}: the VF removed from the running daemon. */
+    private ObjectNode vfDel(JsonNode request) {
+        String pfName = request.path("pf").asText(vnicd.physicalFunctions().getFirst().name());
+        String vfName = request.path("vf").asText("");
+        try {
+            vnicd.removeVirtualFunction(pfName, vfName);
+        } catch (ConfigException e) {
+            return error("vf-del refused: " + e.getMessage());
+        }
+        return JSON.createObjectNode().put("ok", true).put("pf", pfName).put("removed", vfName);
     }
 
     /**

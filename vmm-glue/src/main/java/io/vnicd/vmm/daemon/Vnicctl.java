@@ -495,7 +495,8 @@ public final class Vnicctl implements Callable<Integer> {
         }
     }
 
-    @Command(name = "vf", description = "VFs at run time (as ip link set DEV vf N ...).", subcommands = Vf.Set.class)
+    @Command(name = "vf", description = "VFs at run time (as ip link set DEV vf N ..., echo N > sriov_numvfs).",
+            subcommands = {Vf.Add.class, Vf.Del.class, Vf.Set.class})
     static final class Vf implements Callable<Integer> {
         @ParentCommand
         Vnicctl top;
@@ -506,6 +507,69 @@ public final class Vnicctl implements Callable<Integer> {
         public Integer call() {
             spec.commandLine().usage(spec.commandLine().getOut());
             return 2;
+        }
+
+        @Command(name = "add", description = "Adds a VF to a running daemon: vf add PF NAME --socket PATH [--mac M]"
+                + " [--vlan V] [--queues N] [--mode server|client].")
+        static final class Add implements Callable<Integer> {
+            @ParentCommand
+            Vf vf;
+            @Spec
+            CommandLine.Model.CommandSpec spec;
+            @Parameters(index = "0", paramLabel = "PF")
+            String pf;
+            @Parameters(index = "1", paramLabel = "NAME")
+            String name;
+            @Option(names = "--socket", required = true, paramLabel = "PATH")
+            String socket;
+            @Option(names = "--mac", paramLabel = "M")
+            String mac;
+            @Option(names = "--vlan", paramLabel = "V")
+            Integer vlan;
+            @Option(names = "--queues", paramLabel = "N")
+            Integer queues;
+            @Option(names = "--mode", paramLabel = "MODE", description = "server (default: vnicd listens) or client")
+            String mode;
+
+            @Override
+            public Integer call() throws IOException {
+                ObjectNode body = JSON.createObjectNode().put("command", "vf-add").put("pf", pf).put("vf", name)
+                        .put("socket", Path.of(socket).toAbsolutePath().toString());
+                if (mac != null) {
+                    body.put("mac", mac);
+                }
+                if (vlan != null) {
+                    body.put("vlan", vlan);
+                }
+                if (queues != null) {
+                    body.put("queuePairs", queues);
+                }
+                if (mode != null) {
+                    body.put("mode", mode);
+                }
+                vf.top.printJson(spec.commandLine().getOut(), vf.top.ask(body));
+                return 0;
+            }
+        }
+
+        @Command(name = "del", description = "Removes a VF from a running daemon (its guest sees the link go down):"
+                + " vf del PF NAME.")
+        static final class Del implements Callable<Integer> {
+            @ParentCommand
+            Vf vf;
+            @Spec
+            CommandLine.Model.CommandSpec spec;
+            @Parameters(index = "0", paramLabel = "PF")
+            String pf;
+            @Parameters(index = "1", paramLabel = "NAME")
+            String name;
+
+            @Override
+            public Integer call() throws IOException {
+                vf.top.printJson(spec.commandLine().getOut(), vf.top.ask(JSON.createObjectNode().put("command", "vf-del")
+                        .put("pf", pf).put("vf", name)));
+                return 0;
+            }
         }
 
         @Command(name = "set", description = "Sets a VF's TX rate and link state: vf set NAME [rate 100mbit|0]"

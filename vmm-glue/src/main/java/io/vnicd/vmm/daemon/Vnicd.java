@@ -36,7 +36,8 @@ import java.util.concurrent.CountDownLatch;
 public final class Vnicd implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(Vnicd.class.getName());
 
-    private final VnicdConfig config;
+    /** The configuration, as VFs added and removed at run time changed it. */
+    private volatile VnicdConfig config;
     private final ControlServer.Limits controlLimits;
     private final List<PhysicalFunction> pfs = new ArrayList<>();
     /** The socket paths this daemon holds, released after its sockets are closed. */
@@ -75,13 +76,7 @@ public final class Vnicd implements AutoCloseable {
                         pc.dos() == null ? PhysicalFunction.DEFAULT_STANDBY_FPS : pc.dos().standbyOrDefault());
                 pfs.add(pf);
                 for (VnicdConfig.VfConfig vc : pc.virtualFunctions()) {
-                    Path socket = Path.of(vc.socket());
-                    if (vc.clientMode() && socket.getParent() != null) {
-                        Files.createDirectories(socket.getParent());
-                    }
-                    VirtualFunction added = pf.addVirtualFunction(vc.name(), socket,
-                            vc.clientMode() ? VhostUserEndpoint.Mode.CLIENT : VhostUserEndpoint.Mode.SERVER,
-                            vc.queuePairsOrDefault(), vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), vc.vlanOrDefault(), reconnect);
+                    VirtualFunction added = createVf(pf, vc, reconnect);
                     pf.setRxQuota(added.port(), vc.rxQuotaOrDefault());
                 }
                 if (!pc.uplinksOrEmpty().isEmpty()) {
@@ -132,14 +127,7 @@ public final class Vnicd implements AutoCloseable {
                 } catch (RuleSetException e) {
                     throw new IllegalArgumentException(pc.name() + ": " + e.getMessage(), e);
                 }
-                for (int v = 0; v < pc.virtualFunctions().size(); v++) {
-                    VnicdConfig.VfConfig vc = pc.virtualFunctions().get(v);
-                    if (!vc.clientMode()) {
-                        java.util.Set<java.nio.file.attribute.PosixFilePermission> mode = RuntimeDirectory.mode(config.socketModeOf(vc));
-                        GroupPrincipal g = group(config.socketGroupOf(vc));
-                        pf.virtualFunctions().get(v).endpoint().onBound(socket -> RuntimeDirectory.grant(socket, mode, g));
-                    }
-                }
+
                 if (pc.subnet() != null) {
                     pf.joinRouter(router, Ipv4Subnet.parse(pc.subnet().cidr()), Ipv4Subnet.parseAddress(pc.subnet().gateway()));
                 }
@@ -172,6 +160,118 @@ public final class Vnicd implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.INFO, "vnicd ready" + (control != null ? "; control socket " + config.controlSocket() : ""));
         return this;
+    }
+
+    /**
+     * One VF of the configuration on pf: its socket's directory made for a client-mode VF, its socket's mode and
+     * group granted once bound for a server-mode one.
+     */
+    private VirtualFunction createVf(PhysicalFunction pf, VnicdConfig.VfConfig vc, Duration reconnect) throws IOException {
+        Path socket = Path.of(vc.socket());
+        if (vc.clientMode() && socket.getParent() != null) {
+            Files.createDirectories(socket.getParent());
+        }
+        VhostUserEndpoint.Mode mode = vc.clientMode() ? VhostUserEndpoint.Mode.CLIENT : VhostUserEndpoint.Mode.SERVER;
+        long mac = vc.mac() == null ? -1 : MacAddress.parse(vc.mac());
+        java.util.function.Consumer<VirtualFunction> grant = vf -> { };
+        if (!vc.clientMode()) {
+            java.util.Set<java.nio.file.attribute.PosixFilePermission> perms = RuntimeDirectory.mode(config.socketModeOf(vc));
+            GroupPrincipal g = group(config.socketGroupOf(vc));
+            grant = vf -> vf.endpoint().onBound(s -> RuntimeDirectory.grant(s, perms, g));
+        }
+        return pf.addVirtualFunction(vc.name(), socket, mode, vc.queuePairsOrDefault(), mac, vc.vlanOrDefault(), reconnect,
+                grant);
+    }
+
+    /**
+     * Adds a VF to a running daemon ({@code vnicctl vf add}): checked with the whole configuration as if it had been
+     * there from the start (names, socket paths, MAC, VLAN, queues), its socket's path claimed as at start, then
+     * served at once; no other VF is disturbed.
+     *
+     * @throws ConfigException when the VF does not fit the configuration, saying why
+     * @throws IOException     when its socket cannot be claimed (another live daemon holds it) or served
+     */
+    public synchronized VirtualFunction addVirtualFunction(String pfName, VnicdConfig.VfConfig vc) throws ConfigException, IOException {
+        PhysicalFunction pf = physicalFunction(pfName);
+        if (pf == null) {
+            throw new ConfigException("no PF '" + pfName + "'");
+        }
+        List<VnicdConfig.PfConfig> pcs = new ArrayList<>();
+        for (VnicdConfig.PfConfig pc : config.physicalFunctions()) {
+            if (pc.name().equals(pfName)) {
+                List<VnicdConfig.VfConfig> vfs = new ArrayList<>(pc.virtualFunctions());
+                vfs.add(vc);
+                pc = pc.withVirtualFunctions(vfs);
+            }
+            pcs.add(pc);
+        }
+        VnicdConfig next = config.withPhysicalFunctions(pcs).validate();
+        SocketLock lock = null;
+        if (!vc.clientMode()) {
+            Path socket = Path.of(vc.socket()).toAbsolutePath().normalize();
+            RuntimeDirectory.prepare(socket.getParent(), group(next.socketGroupOf(vc)));
+            lock = SocketLock.claim(socket);
+        }
+        VirtualFunction vf;
+        try {
+            config = next;
+            vf = createVf(pf, vc, Duration.ofMillis(next.reconnectMillisOrDefault()));
+        } catch (IOException | RuntimeException e) {
+            if (lock != null) {
+                lock.close();
+            }
+            config = config.withPhysicalFunctions(config.physicalFunctions().stream().map(pc -> pc.name().equals(pfName)
+                    ? pc.withVirtualFunctions(pc.virtualFunctions().stream().filter(v -> v != vc).toList()) : pc).toList());
+            throw e;
+        }
+        if (lock != null) {
+            held.add(lock);
+        }
+        return vf;
+    }
+
+    /**
+     * Removes a VF from a running daemon ({@code vnicctl vf del}): its frontend is disconnected (the guest sees the
+     * link go down), its socket closed and removed, its path released; no other VF is disturbed.
+     *
+     * @throws ConfigException when there is no such VF
+     */
+    public synchronized void removeVirtualFunction(String pfName, String vfName) throws ConfigException {
+        PhysicalFunction pf = physicalFunction(pfName);
+        if (pf == null) {
+            throw new ConfigException("no PF '" + pfName + "'");
+        }
+        VirtualFunction vf;
+        try {
+            vf = pf.virtualFunction(vfName);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(e.getMessage());
+        }
+        pf.removeVirtualFunction(vfName);
+        Path socket = vf.socket().toAbsolutePath().normalize();
+        Path key = socket;
+        try {
+            key = socket.getParent().toRealPath().resolve(socket.getFileName());
+        } catch (IOException e) {
+            // the directory went: the path as given
+        }
+        if (vf.endpoint().mode() == VhostUserEndpoint.Mode.SERVER) {
+            try {
+                Files.deleteIfExists(socket);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.WARNING, () -> "cannot remove " + socket + ": " + e.getMessage());
+            }
+        }
+        for (java.util.Iterator<SocketLock> it = held.iterator(); it.hasNext(); ) {
+            SocketLock l = it.next();
+            if (l.socket().equals(key) || l.socket().equals(socket)) {
+                l.close();
+                it.remove();
+            }
+        }
+        config = config.withPhysicalFunctions(config.physicalFunctions().stream().map(pc -> pc.name().equals(pfName)
+                ? pc.withVirtualFunctions(pc.virtualFunctions().stream().filter(v -> !v.name().equals(vfName)).toList())
+                : pc).toList());
     }
 
     /**

@@ -51,6 +51,11 @@ public record VnicdConfig(
         this(controlSocket, reconnectMillis, physicalFunctions, socketGroup, socketMode, controlGroup, null);
     }
 
+    /** The same configuration with these PFs. */
+    public VnicdConfig withPhysicalFunctions(List<PfConfig> pfs) {
+        return new VnicdConfig(controlSocket, reconnectMillis, pfs, socketGroup, socketMode, controlGroup, http);
+    }
+
     /** The same configuration with metrics served on HOST:PORT (null: none). */
     public VnicdConfig withHttp(String hostPort) {
         return new VnicdConfig(controlSocket, reconnectMillis, physicalFunctions, socketGroup, socketMode, controlGroup, hostPort);
@@ -136,6 +141,12 @@ public record VnicdConfig(
         public PfConfig(String name, List<VfConfig> virtualFunctions, List<String> uplinks, AggregationConfig aggregation,
                         String uplinkTransport) {
             this(name, virtualFunctions, null, null, null, null, uplinks, aggregation, null, null, null, uplinkTransport, null);
+        }
+
+        /** The same PF with these VFs. */
+        public PfConfig withVirtualFunctions(List<VfConfig> vfs) {
+            return new PfConfig(name, vfs, tables, rules, dos, numa, uplinks, aggregation, quotaWaitMicros,
+                    peers, vxlan, uplinkTransport, subnet);
         }
 
         /** The same PF with these peer sockets. */
