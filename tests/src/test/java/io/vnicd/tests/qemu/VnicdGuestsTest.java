@@ -125,6 +125,9 @@ class VnicdGuestsTest {
                      .kernelArgs("vnicd.run=hotplug:eth0:10.0.0.2/24:120", "vnicd.run=ping:10.0.0.1:3", "vnicd.stay=1")
                      .build().start()) {
             late.awaitMarker("booted", TestGuests.BOOT);
+            java.util.concurrent.LinkedBlockingQueue<io.vnicd.vmm.daemon.VnicdEvent> events = new java.util.concurrent.LinkedBlockingQueue<>();
+            vnicd.subscribe(events::add);
+            // the embedding API, as a VM manager gives a new guest its VF
             VirtualFunction vf1 = vnicd.addVirtualFunction("pf0", new VnicdConfig.VfConfig("vf1",
                     dir.resolve("vf1.sock").toString(), "server", 1, null));
             late.hotplug(QemuNic.vhostUser("vf1", "52:54:00:00:08:02", dir.resolve("vf1.sock")));
@@ -133,6 +136,7 @@ class VnicdGuestsTest {
                     TestGuests.BOOT);
             assertEquals("3", ping.group(2), "pings answered over the VF added at run time");
             assertTrue(vf1.connected());
+            assertTrue(vnicd.counters("pf0", "vf1").get("rxFrames") >= 3, "the VF's counters moved");
 
             vnicd.removeVirtualFunction("pf0", "vf1");
             late.awaitMarker("carrier eth0 down", TestGuests.BOOT);
@@ -141,6 +145,24 @@ class VnicdGuestsTest {
             assertTrue(peer.isAlive() && late.isAlive(), "both guests kept running");
             assertTrue(vnicd.physicalFunctions().getFirst().virtualFunctions().getFirst().connected(),
                     "the other VF kept its frontend");
+            List<String> heard = new ArrayList<>();
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (!heard.contains("VfRemoved vf1") && System.nanoTime() < deadline) {
+                io.vnicd.vmm.daemon.VnicdEvent e = events.poll(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+                if (e != null) {
+                    heard.add(e.getClass().getSimpleName() + " " + switch (e) {
+                        case io.vnicd.vmm.daemon.VnicdEvent.VfAdded a -> a.vf();
+                        case io.vnicd.vmm.daemon.VnicdEvent.FrontendConnected c -> c.vf();
+                        case io.vnicd.vmm.daemon.VnicdEvent.FrontendGone g -> g.vf();
+                        case io.vnicd.vmm.daemon.VnicdEvent.VfRemoved r -> r.vf();
+                        default -> "";
+                    });
+                }
+            }
+            assertTrue(heard.indexOf("VfAdded vf1") < heard.indexOf("FrontendConnected vf1")
+                    && heard.indexOf("FrontendConnected vf1") < heard.indexOf("FrontendGone vf1")
+                    && heard.indexOf("FrontendGone vf1") < heard.indexOf("VfRemoved vf1")
+                    && heard.indexOf("VfAdded vf1") >= 0, "the events in order: " + heard);
         }
     }
 }

@@ -46,6 +46,7 @@ public final class Vnicd implements AutoCloseable {
     private ControlServer control;
     private VirtualRouter router;
     private MetricsEndpoint metrics;
+    private final EventWatcher events = new EventWatcher(this);
 
     public Vnicd(VnicdConfig config) {
         this(config, ControlServer.Limits.DEFAULT);
@@ -352,6 +353,41 @@ public final class Vnicd implements AutoCloseable {
         return router;
     }
 
+    /**
+     * Calls subscriber with every {@link VnicdEvent} from now on (frontends connecting and going, VF links, VFs added
+     * and removed, NIC states, failovers), in order, on a thread of the daemon's. Close what is returned to stop.
+     */
+    public AutoCloseable subscribe(java.util.function.Consumer<VnicdEvent> subscriber) {
+        events.subscribe(subscriber);
+        return () -> events.unsubscribe(subscriber);
+    }
+
+    /**
+     * A VF's counters by name (its queues' summed, e.g. {@code rxFrames}, {@code txBytes}, and its switch port's as
+     * {@code port.outDrops}), read where the data path keeps them, or IllegalArgumentException naming what is missing.
+     */
+    public Map<String, Long> counters(String pfName, String vfName) {
+        PhysicalFunction pf = physicalFunction(pfName);
+        if (pf == null) {
+            throw new IllegalArgumentException("no PF '" + pfName + "'");
+        }
+        VirtualFunction vf = pf.virtualFunction(vfName);
+        Map<String, Long> out = new LinkedHashMap<>();
+        for (io.vnicd.virtio.net.NetQueuePair.Counter c : io.vnicd.virtio.net.NetQueuePair.Counter.values()) {
+            long sum = 0;
+            for (int q = 0; q < vf.device().queuePairs(); q++) {
+                sum += vf.device().queuePair(q).counter(c);
+            }
+            out.put(c.reportName(), sum);
+        }
+        io.vnicd.devmodel.counter.CounterBlock port = pf.vswitch().counters(vf.port());
+        io.vnicd.devmodel.counter.CounterType[] types = port.types();
+        for (int i = 0; i < types.length; i++) {
+            out.put("port." + types[i].reportName(), port.get(i));
+        }
+        return out;
+    }
+
     /** The metrics endpoint (http configured), or null. */
     public MetricsEndpoint metrics() {
         return metrics;
@@ -359,6 +395,7 @@ public final class Vnicd implements AutoCloseable {
 
     @Override
     public void close() {
+        events.close();
         if (metrics != null) {
             metrics.close();
         }
