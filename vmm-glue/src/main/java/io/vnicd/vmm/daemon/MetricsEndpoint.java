@@ -36,7 +36,10 @@ import java.util.concurrent.Executors;
  */
 public final class MetricsEndpoint implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(MetricsEndpoint.class.getName());
-    /** Scopes whose blocks are per-slot storage without an owner of their own (rule hits): not exported. */
+    /**
+     * Scopes whose blocks are per-slot storage without an owner of their own (rule hits): not exported as blocks;
+     * each rule's hits are exported by name instead ({@code vnicd_rule_hits_total{pf,table,rule}}).
+     */
     private static final java.util.Set<String> SKIPPED = java.util.Set.of("rules");
 
     private final HTTPServer server;
@@ -141,8 +144,18 @@ public final class MetricsEndpoint implements AutoCloseable {
                         + " sleep with nothing to do")).add(pfLabel, pf.agent().sleeps());
                 counters.computeIfAbsent("vnicd_datapath_failures", n -> new Family("Failures the PF's data-path thread"
                         + " isolated")).add(pfLabel, pf.agent().failures());
+                for (io.vnicd.devmodel.classify.FlowTable t : pf.classifier().ruleSet().tables()) {
+                    for (io.vnicd.devmodel.classify.FlowEntry e : t.entries()) {
+                        counters.computeIfAbsent("vnicd_rule_hits", n -> new Family("Frames a flow rule matched"))
+                                .add(new TreeMap<>(Map.of("pf", pf.name(), "table", t.name(), "rule", e.name())), e.hits());
+                    }
+                    counters.computeIfAbsent("vnicd_table_misses", n -> new Family("Frames no rule of the flow table matched"))
+                            .add(new TreeMap<>(Map.of("pf", pf.name(), "table", t.name())), t.misses());
+                }
                 for (VirtualFunction vf : pf.virtualFunctions()) {
                     Map<String, String> l = new TreeMap<>(Map.of("pf", pf.name(), "vf", vf.name()));
+                    gauges.computeIfAbsent("vnicd_vf_tx_rate_limit_bytes_per_second", n -> new Family("The VF's TX rate limit"
+                            + " (vnicctl vf set NAME rate R), 0 for none")).add(l, vf.device().txRate() / 8.0);
                     gauges.computeIfAbsent("vnicd_vf_connected", n -> new Family("1 while a frontend is connected to the VF"))
                             .add(l, vf.connected() ? 1 : 0);
                     gauges.computeIfAbsent("vnicd_vf_link_ready", n -> new Family("1 while the VF's driver is up and its link ready"))

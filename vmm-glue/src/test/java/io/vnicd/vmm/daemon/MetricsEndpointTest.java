@@ -66,10 +66,15 @@ class MetricsEndpointTest {
                 g0.send(TestGuest.frame(MAC1, MAC0, 200, i));
                 assertNotNull(g1.receive(Duration.ofSeconds(5)), "frame " + i);
             }
+            vnicd.physicalFunction("pf0").installRules(List.of(), List.of(new io.vnicd.devmodel.classify.RuleSpec(
+                    "web", "root", 10, java.util.Map.of("proto", "tcp"), "vf:vf1")));
             String after = scrape(port);
+            assertTrue(after.contains("vnicd_rule_hits_total{pf=\"pf0\",rule=\"web\",table=\"root\"} 0"), after);
             assertEquals(sent0 + 100, sample(after, "vnicd_queue_tx_frames_total", "vf0"));
             assertTrue(sample(after, "vnicd_queue_rx_bytes_total", "vf1") >= 100 * 200);
             assertTrue(after.contains("vnicd_datapath_rounds_total{pf=\"pf0\"}"), after);
+            assertTrue(after.contains("vnicd_table_misses_total{pf=\"pf0\",table=\"root\"}"), after);
+            assertTrue(after.contains("vnicd_vf_tx_rate_limit_bytes_per_second{pf=\"pf0\",vf=\"vf0\"} 0"), after);
 
             Path promtool = Peers.executable("promtool", "apt-get install prometheus (promtool)");
             Path file = dir.resolve("metrics.txt");
