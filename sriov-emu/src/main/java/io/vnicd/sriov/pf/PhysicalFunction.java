@@ -68,6 +68,8 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
     private final List<VirtualFunction> vfs = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** Ports of VFs removed at run time: their counters and devices are released when the PF closes. */
     private final List<VfPort> removed = new ArrayList<>();
+    /** Per VF set by hand: {spoofchk, trust} (absent: spoofchk on, trust off). */
+    private final java.util.Map<String, boolean[]> sourceChecks = new java.util.HashMap<>();
     private List<TableSpec> installedTables = List.of();
     private List<RuleSpec> installedRules = List.of();
     /** Link states set by hand (absent: auto), and whether the wire is reachable; guarded by linkStates. */
@@ -295,6 +297,7 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
         synchronized (linkStates) {
             linkStates.remove(vfName);
         }
+        sourceChecks.remove(vfName);
         removed.add(p);
         LOG.log(System.Logger.Level.INFO, () -> name + ": VF " + vfName + " removed");
     }
@@ -797,6 +800,30 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
     public void setTrusted(VirtualFunction vf, boolean trusted) {
         ingress.setAllowedSource(vf.port(), trusted || vf.mac() < 0 ? -1 : vf.mac());
         privateCopies();
+    }
+
+    /**
+     * spoofchk and trust of the VF named vfName at run time (ip link set DEV vf N spoofchk on|off, trust on|off):
+     * its assigned MAC is enforced as the source of what it sends while spoofchk is on and it is not trusted.
+     * Either may be null (left as it is). A VF without an assigned MAC has nothing to enforce.
+     */
+    public synchronized void setSourceChecks(String vfName, Boolean spoofchk, Boolean trust) {
+        VirtualFunction vf = virtualFunction(vfName);
+        boolean[] f = sourceChecks.computeIfAbsent(vfName, n -> new boolean[] {true, false});
+        if (spoofchk != null) {
+            f[0] = spoofchk;
+        }
+        if (trust != null) {
+            f[1] = trust;
+        }
+        setTrusted(vf, f[1] || !f[0]);
+        LOG.log(System.Logger.Level.INFO, () -> name + " " + vfName + ": spoofchk " + (f[0] ? "on" : "off") + ", trust "
+                + (f[1] ? "on" : "off"));
+    }
+
+    /** The VF's spoofchk and trust: {spoofchk, trust}. */
+    public synchronized boolean[] sourceChecks(String vfName) {
+        return sourceChecks.getOrDefault(vfName, new boolean[] {true, false}).clone();
     }
 
     /** Frames VFs sent from an address not their own (spoofchk), dropped. */

@@ -540,7 +540,15 @@ final class ControlServer implements AutoCloseable {
         }
         Long rate = null;
         io.vnicd.sriov.pf.PhysicalFunction.LinkState state = null;
+        Boolean spoofchk = null;
+        Boolean trust = null;
         try {
+            if (request.has("spoofchk")) {
+                spoofchk = onOff("spoofchk", request.path("spoofchk").asText());
+            }
+            if (request.has("trust")) {
+                trust = onOff("trust", request.path("trust").asText());
+            }
             if (request.has("rate")) {
                 rate = io.vnicd.virtio.net.TxShaper.parseRate(request.path("rate").asText());
             }
@@ -556,8 +564,11 @@ final class ControlServer implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return error(e.getMessage());
         }
-        if (rate == null && state == null) {
-            return error("vf-set needs \"rate\" or \"state\"");
+        if (rate == null && state == null && spoofchk == null && trust == null) {
+            return error("vf-set needs \"rate\", \"state\", \"spoofchk\" or \"trust\"");
+        }
+        if (spoofchk != null || trust != null) {
+            pf.setSourceChecks(vfName, spoofchk, trust);
         }
         if (rate != null) {
             pf.setTxRate(vfName, rate);
@@ -568,7 +579,16 @@ final class ControlServer implements AutoCloseable {
         io.vnicd.sriov.pf.VirtualFunction vf = pf.virtualFunction(vfName);
         return JSON.createObjectNode().put("ok", true).put("pf", pf.name()).put("vf", vfName)
                 .put("txRateBitsPerSecond", vf.device().txRate()).put("linkState", pf.linkState(vfName).word())
-                .put("carrier", vf.endpoint().carrier());
+                .put("carrier", vf.endpoint().carrier()).put("spoofchk", pf.sourceChecks(vfName)[0])
+                .put("trust", pf.sourceChecks(vfName)[1]);
+    }
+
+    private static boolean onOff(String what, String word) {
+        return switch (word) {
+            case "on", "true" -> true;
+            case "off", "false" -> false;
+            default -> throw new IllegalArgumentException(what + " must be on or off: '" + word + "'");
+        };
     }
 
     /** The request's array field as records; an absent field is an empty list. */

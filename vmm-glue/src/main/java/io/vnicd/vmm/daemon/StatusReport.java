@@ -149,7 +149,10 @@ final class StatusReport {
             for (VirtualFunction vf : pf.virtualFunctions()) {
                 ObjectNode v = vf(vfs.addObject(), vf, sw);
                 v.put("linkState", pf.linkState(vf.name()).word()).put("carrier", vf.endpoint().carrier())
-                        .put("txRateBitsPerSecond", vf.device().txRate());
+                        .put("txRateBitsPerSecond", vf.device().txRate()).put("spoofchk", pf.sourceChecks(vf.name())[0])
+                        .put("trust", pf.sourceChecks(vf.name())[1]);
+                int vlan = sw.portVlan(vf.port());
+                v.put("vlan", vlan < 0 ? 0 : vlan);
                 PhysicalFunction.BacklogStatus b = pf.backlog(vf.port());
                 v.putObject("rxBacklog").put("quotaBytes", b.quotaBytes()).put("bytesInUse", b.bytesInUse())
                         .put("peakBytes", b.peakBytes()).put("depth", b.depth()).put("held", b.held())

@@ -192,10 +192,10 @@ public final class Vnicctl implements Callable<Integer> {
                     return 0;
                 }
                 List<String[]> rows = new ArrayList<>();
-                rows.add(new String[] {"LINK", "CLASS", "STATE", "MAC", "OVER / FRONTEND"});
+                rows.add(new String[] {"LINK", "CLASS", "STATE", "MAC", "VLAN", "OVER / FRONTEND"});
                 for (JsonNode l : links) {
                     rows.add(new String[] {l.path("link").asText(), l.path("class").asText(), l.path("state").asText(),
-                            l.path("mac").asText("--"), l.path("over").asText("--")});
+                            l.path("mac").asText("--"), l.has("vlan") ? l.path("vlan").asText() : "--", l.path("over").asText("--")});
                 }
                 table(out, rows);
                 return 0;
@@ -227,7 +227,9 @@ public final class Vnicctl implements Callable<Integer> {
                 ObjectNode l = links.addObject().put("link", p + "/" + v).put("name", v).put("class", "vf").put("pf", p)
                         .put("state", (vf.path("linkReady").asBoolean() ? "up" : "down")
                                 + (linkState.equals("auto") ? "" : " (" + linkState + "d)"))
-                        .put("linkState", linkState).put("txRateBitsPerSecond", vf.path("txRateBitsPerSecond").asLong());
+                        .put("linkState", linkState).put("txRateBitsPerSecond", vf.path("txRateBitsPerSecond").asLong())
+                        .put("vlan", vf.path("vlan").asInt()).put("spoofchk", vf.path("spoofchk").asBoolean(true))
+                        .put("trust", vf.path("trust").asBoolean(false));
                 if (vf.has("mac")) {
                     l.put("mac", vf.path("mac").asText());
                 }
@@ -572,8 +574,8 @@ public final class Vnicctl implements Callable<Integer> {
             }
         }
 
-        @Command(name = "set", description = "Sets a VF's TX rate and link state: vf set NAME [rate 100mbit|0]"
-                + " [state auto|enable|disable].")
+        @Command(name = "set", description = "Sets a VF's TX rate, link state and source checks: vf set NAME"
+                + " [rate 100mbit|0] [state auto|enable|disable] [spoofchk on|off] [trust on|off].")
         static final class Set implements Callable<Integer> {
             @ParentCommand
             Vf vf;
@@ -601,10 +603,12 @@ public final class Vnicctl implements Callable<Integer> {
                     switch (key) {
                         case "rate", "max_tx_rate", "maxbw" -> body.put("rate", value);
                         case "state" -> body.put("state", value);
-                        case "mac", "vlan", "spoofchk", "trust" -> throw new CommandLine.ParameterException(spec.commandLine(),
+                        case "spoofchk" -> body.put("spoofchk", value);
+                        case "trust" -> body.put("trust", value);
+                        case "mac", "vlan" -> throw new CommandLine.ParameterException(spec.commandLine(),
                                 key + " cannot be changed at run time yet: set it in the configuration");
                         default -> throw new CommandLine.ParameterException(spec.commandLine(), "unknown setting '" + key
-                                + "' (rate, state)");
+                                + "' (rate, state, spoofchk, trust)");
                     }
                 }
                 vf.top.printJson(spec.commandLine().getOut(), vf.top.ask(body));

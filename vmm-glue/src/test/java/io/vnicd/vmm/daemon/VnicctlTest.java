@@ -249,6 +249,7 @@ class VnicctlTest {
             assertEquals(1, noVf.status());
             assertTrue(noVf.err().contains("no VF 'vf7'"), noVf.err());
             Run mac = vnicctl("vf", "set", "vf1", "mac", "02:00:00:00:00:01");
+            assertEquals(2, vnicctl("vf", "set", "vf1", "vlan", "5").status(), "vlan is not changed at run time either");
             assertEquals(2, mac.status());
             assertTrue(mac.err().contains("cannot be changed at run time"), mac.err());
         }
@@ -316,6 +317,39 @@ class VnicctlTest {
                 again.send(TestGuest.frame(MAC0, mac2, 60, 3));
                 assertNotNull(g0.receive(Duration.ofSeconds(5)), "the re-added vf2 switches");
             }
+        }
+    }
+    @Test
+    void shouldSwitchSpoofCheckingAndTrustAtRunTime() throws Exception {
+        VnicdConfig config = new VnicdConfig(dir.resolve("control.sock").toString(), null, List.of(new VnicdConfig.PfConfig("pf0", List.of(
+                new VnicdConfig.VfConfig("vf0", dir.resolve("vf0.sock").toString(), "server", 1, "52:54:00:00:0b:01"),
+                new VnicdConfig.VfConfig("vf1", dir.resolve("vf1.sock").toString(), "server", 1, null)))));
+        long spoofed = 0x0200_0000_0bffL;
+        try (Vnicd vnicd = new Vnicd(config.validate()).start();
+             TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock"));
+             TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"))) {
+            io.vnicd.sriov.pf.PhysicalFunction pf = vnicd.physicalFunction("pf0");
+            Run shown = vnicctl("link", "show", "vf0", "-o", "json");
+            assertTrue(shown.json().get(0).path("spoofchk").asBoolean(), shown.out());
+            g0.send(TestGuest.frame(-1L & 0xffff_ffff_ffffL, spoofed, 60, 0));
+            assertEquals(null, g1.receive(Duration.ofMillis(500)), "spoofchk on: a frame from another address is dropped");
+            assertEquals(1, pf.spoofDrops());
+
+            assertEquals(0, vnicctl("vf", "set", "vf0", "trust", "on").status());
+            g0.send(TestGuest.frame(-1L & 0xffff_ffff_ffffL, spoofed, 60, 1));
+            assertNotNull(g1.receive(Duration.ofSeconds(5)), "a trusted VF may send from any address");
+            assertEquals(0, vnicctl("vf", "set", "vf0", "trust", "off").status());
+            g0.send(TestGuest.frame(-1L & 0xffff_ffff_ffffL, spoofed, 60, 2));
+            assertEquals(null, g1.receive(Duration.ofMillis(500)));
+            assertEquals(2, pf.spoofDrops());
+            Run off = vnicctl("vf", "set", "vf0", "spoofchk", "off");
+            assertEquals(0, off.status(), off.err());
+            assertTrue(!off.json().path("spoofchk").asBoolean(), off.out());
+            g0.send(TestGuest.frame(-1L & 0xffff_ffff_ffffL, spoofed, 60, 3));
+            assertNotNull(g1.receive(Duration.ofSeconds(5)), "spoofchk off lets it through");
+            Run bad = vnicctl("vf", "set", "vf0", "spoofchk", "maybe");
+            assertEquals(1, bad.status());
+            assertTrue(bad.err().contains("on or off"), bad.err());
         }
     }
 }
