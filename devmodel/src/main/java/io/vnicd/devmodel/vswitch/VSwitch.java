@@ -129,6 +129,17 @@ public final class VSwitch {
         portArray = portList.toArray(new Port[0]);
     }
 
+    /** Moves an access port to vlan (0..4094); its learned addresses are flushed. On the data path (a command). */
+    public synchronized void setPortVlan(int port, int vlan) {
+        if (port < 0 || port >= portList.size() || vlan < 0 || vlan > 4094 || portVlan[port] == TRUNK) {
+            throw new IllegalArgumentException("port " + port + " cannot be moved to VLAN " + vlan);
+        }
+        int[] vlans = portVlan.clone();
+        vlans[port] = vlan;
+        portVlan = vlans;
+        flushPort(port);
+    }
+
     public int portCount() {
         return portArray.length;
     }

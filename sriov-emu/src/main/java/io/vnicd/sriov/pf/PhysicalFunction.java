@@ -821,6 +821,32 @@ public final class PhysicalFunction implements AutoCloseable, PeerHost {
                 + (f[1] ? "on" : "off"));
     }
 
+    /**
+     * Gives the VF named vfName another assigned MAC (-1: learn it) and port VLAN at run time (ip link set DEV vf N
+     * mac M vlan V): the switch pins the new address in the new VLAN, forgets the old, and spoofchk follows. The
+     * guest's own MAC is its frontend's (QEMU's {@code mac=}): set both.
+     */
+    public synchronized void setAddress(String vfName, long mac, int vlan) {
+        VirtualFunction vf = virtualFunction(vfName);
+        int i = vfs.indexOf(vf);
+        int port = vf.port();
+        long old = vf.mac();
+        agent.execute(() -> {
+            int oldVlan = vswitch.portVlan(port);
+            if (old >= 0) {
+                vswitch.removeEntry(old, oldVlan);
+            }
+            if (vlan != oldVlan) {
+                vswitch.setPortVlan(port, vlan);
+            }
+            if (mac >= 0) {
+                vswitch.addStaticEntry(mac, vlan, port);
+            }
+        });
+        vfs.set(i, new VirtualFunction(vf.name(), port, mac, vf.device(), vf.endpoint()));
+        setSourceChecks(vfName, null, null);
+    }
+
     /** The VF's spoofchk and trust: {spoofchk, trust}. */
     public synchronized boolean[] sourceChecks(String vfName) {
         return sourceChecks.getOrDefault(vfName, new boolean[] {true, false}).clone();

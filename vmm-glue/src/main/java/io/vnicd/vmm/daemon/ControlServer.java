@@ -564,8 +564,17 @@ final class ControlServer implements AutoCloseable {
         } catch (IllegalArgumentException e) {
             return error(e.getMessage());
         }
-        if (rate == null && state == null && spoofchk == null && trust == null) {
-            return error("vf-set needs \"rate\", \"state\", \"spoofchk\" or \"trust\"");
+        String mac = request.has("mac") ? request.path("mac").asText() : null;
+        Integer vlan = request.has("vlan") ? request.path("vlan").asInt(-1) : null;
+        if (rate == null && state == null && spoofchk == null && trust == null && mac == null && vlan == null) {
+            return error("vf-set needs \"rate\", \"state\", \"spoofchk\", \"trust\", \"mac\" or \"vlan\"");
+        }
+        if (mac != null || vlan != null) {
+            try {
+                vnicd.setVfAddress(pf.name(), vfName, mac, vlan);
+            } catch (ConfigException e) {
+                return error("vf-set refused: " + e.getMessage());
+            }
         }
         if (spoofchk != null || trust != null) {
             pf.setSourceChecks(vfName, spoofchk, trust);

@@ -574,8 +574,8 @@ public final class Vnicctl implements Callable<Integer> {
             }
         }
 
-        @Command(name = "set", description = "Sets a VF's TX rate, link state and source checks: vf set NAME"
-                + " [rate 100mbit|0] [state auto|enable|disable] [spoofchk on|off] [trust on|off].")
+        @Command(name = "set", description = "Sets a VF at run time: vf set NAME [mac M|learn] [vlan V] [rate 100mbit|0]"
+                + " [state auto|enable|disable] [spoofchk on|off] [trust on|off].")
         static final class Set implements Callable<Integer> {
             @ParentCommand
             Vf vf;
@@ -605,10 +605,16 @@ public final class Vnicctl implements Callable<Integer> {
                         case "state" -> body.put("state", value);
                         case "spoofchk" -> body.put("spoofchk", value);
                         case "trust" -> body.put("trust", value);
-                        case "mac", "vlan" -> throw new CommandLine.ParameterException(spec.commandLine(),
-                                key + " cannot be changed at run time yet: set it in the configuration");
+                        case "mac" -> body.put("mac", value);
+                        case "vlan" -> {
+                            try {
+                                body.put("vlan", Integer.parseInt(value));
+                            } catch (NumberFormatException e) {
+                                throw new CommandLine.ParameterException(spec.commandLine(), "vlan must be a number: " + value);
+                            }
+                        }
                         default -> throw new CommandLine.ParameterException(spec.commandLine(), "unknown setting '" + key
-                                + "' (rate, state, spoofchk, trust)");
+                                + "' (rate, state, spoofchk, trust, mac, vlan)");
                     }
                 }
                 vf.top.printJson(spec.commandLine().getOut(), vf.top.ask(body));

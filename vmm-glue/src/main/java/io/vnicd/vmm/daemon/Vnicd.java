@@ -232,6 +232,43 @@ public final class Vnicd implements AutoCloseable {
     }
 
     /**
+     * Changes a running VF's assigned MAC (null: keep it; "" or "learn": learn it) and VLAN (null: keep it), checked
+     * with the whole configuration as at start (a MAC another VF has is refused).
+     *
+     * @throws ConfigException when the change does not fit, saying why
+     */
+    public synchronized void setVfAddress(String pfName, String vfName, String mac, Integer vlan) throws ConfigException {
+        PhysicalFunction pf = physicalFunction(pfName);
+        if (pf == null) {
+            throw new ConfigException("no PF '" + pfName + "'");
+        }
+        VnicdConfig.VfConfig[] found = {null};
+        List<VnicdConfig.PfConfig> pcs = new ArrayList<>();
+        for (VnicdConfig.PfConfig pc : config.physicalFunctions()) {
+            if (pc.name().equals(pfName)) {
+                List<VnicdConfig.VfConfig> vfs = new ArrayList<>();
+                for (VnicdConfig.VfConfig vc : pc.virtualFunctions()) {
+                    if (vc.name().equals(vfName)) {
+                        String m = mac == null ? vc.mac() : mac.isEmpty() || mac.equals("learn") ? null : mac;
+                        vc = vc.withAddress(m, vlan == null ? vc.vlan() : vlan);
+                        found[0] = vc;
+                    }
+                    vfs.add(vc);
+                }
+                pc = pc.withVirtualFunctions(vfs);
+            }
+            pcs.add(pc);
+        }
+        if (found[0] == null) {
+            throw new ConfigException(pfName + " has no VF '" + vfName + "'");
+        }
+        VnicdConfig next = config.withPhysicalFunctions(pcs).validate();
+        VnicdConfig.VfConfig vc = found[0];
+        pf.setAddress(vfName, vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), vc.vlanOrDefault());
+        config = next;
+    }
+
+    /**
      * Removes a VF from a running daemon ({@code vnicctl vf del}): its frontend is disconnected (the guest sees the
      * link go down), its socket closed and removed, its path released; no other VF is disturbed.
      *

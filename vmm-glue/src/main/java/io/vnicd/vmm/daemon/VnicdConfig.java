@@ -332,6 +332,11 @@ public record VnicdConfig(
                            @JsonProperty("rxQuotaBytes") Long rxQuotaBytes,
                            @JsonProperty("socketGroup") String socketGroup,
                            @JsonProperty("socketMode") String socketMode) {
+        /** The same VF with this MAC (null: learned) and VLAN. */
+        public VfConfig withAddress(String newMac, Integer newVlan) {
+            return new VfConfig(name, socket, mode, queuePairs, newMac, newVlan, rxQuotaBytes, socketGroup, socketMode);
+        }
+
         public VfConfig(String name, String socket, String mode, Integer queuePairs, String mac) {
             this(name, socket, mode, queuePairs, mac, null, null);
         }

@@ -248,10 +248,11 @@ class VnicctlTest {
             Run noVf = vnicctl("vf", "set", "vf7", "state", "enable");
             assertEquals(1, noVf.status());
             assertTrue(noVf.err().contains("no VF 'vf7'"), noVf.err());
-            Run mac = vnicctl("vf", "set", "vf1", "mac", "02:00:00:00:00:01");
-            assertEquals(2, vnicctl("vf", "set", "vf1", "vlan", "5").status(), "vlan is not changed at run time either");
-            assertEquals(2, mac.status());
-            assertTrue(mac.err().contains("cannot be changed at run time"), mac.err());
+            Run badMac = vnicctl("vf", "set", "vf1", "mac", "01:00:5e:00:00:01");
+            assertEquals(1, badMac.status());
+            assertTrue(badMac.err().contains("multicast"), badMac.err());
+            Run badVlan = vnicctl("vf", "set", "vf1", "vlan", "5000");
+            assertEquals(1, badVlan.status(), badVlan.err());
         }
     }
 
@@ -350,6 +351,30 @@ class VnicctlTest {
             Run bad = vnicctl("vf", "set", "vf0", "spoofchk", "maybe");
             assertEquals(1, bad.status());
             assertTrue(bad.err().contains("on or off"), bad.err());
+        }
+    }
+    @Test
+    void shouldChangeAVfsMacAndVlanAtRunTime() throws Exception {
+        try (Vnicd vnicd = new Vnicd(config().validate()).start();
+             TestGuest g0 = TestGuest.connect(dir.resolve("vf0.sock"));
+             TestGuest g1 = TestGuest.connect(dir.resolve("vf1.sock"))) {
+            g0.send(TestGuest.frame(-1L & 0xffff_ffff_ffffL, MAC0, 60, 0));
+            assertNotNull(g1.receive(Duration.ofSeconds(5)), "both in VLAN 0");
+            Run set = vnicctl("vf", "set", "vf1", "vlan", "7", "mac", "52:54:00:00:0b:02");
+            assertEquals(0, set.status(), set.err());
+            Run shown = vnicctl("link", "show", "vf1", "-o", "json");
+            assertEquals(7, shown.json().get(0).path("vlan").asInt(), shown.out());
+            assertEquals("52:54:00:00:0b:02", shown.json().get(0).path("mac").asText(), shown.out());
+            g0.send(TestGuest.frame(-1L & 0xffff_ffff_ffffL, MAC0, 60, 1));
+            assertEquals(null, g1.receive(Duration.ofMillis(500)), "vf1 is in VLAN 7 now: vf0's broadcast stays in VLAN 0");
+            assertEquals(0, vnicctl("vf", "set", "vf0", "vlan", "7").status());
+            g0.send(TestGuest.frame(-1L & 0xffff_ffff_ffffL, MAC0, 60, 2));
+            assertNotNull(g1.receive(Duration.ofSeconds(5)), "both in VLAN 7");
+            Run dup = vnicctl("vf", "set", "vf0", "mac", "52:54:00:00:0b:02");
+            assertEquals(1, dup.status());
+            assertTrue(dup.err().contains("52:54:00:00:0b:02"), dup.err());
+            assertEquals(0, vnicctl("vf", "set", "vf1", "mac", "learn").status());
+            assertTrue(vnicd.physicalFunction("pf0").virtualFunction("vf1").mac() < 0, "vf1 learns its address again");
         }
     }
 }
