@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
@@ -22,8 +23,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.function.Function;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The live topology page ({@code --http}, {@code /}) in a real headless Chromium driven by Selenium: it lists the
@@ -56,7 +55,9 @@ class TopologyPageTest {
     }
 
     private static <T> T await(WebDriver page, String what, Function<WebDriver, T> condition) {
-        return new WebDriverWait(page, LIVE, Duration.ofMillis(100)).withMessage(what).until(condition);
+        // the page redraws itself on every push: an element found a moment ago may be gone, so look again
+        return new WebDriverWait(page, LIVE, Duration.ofMillis(100)).withMessage(what)
+                .ignoring(StaleElementReferenceException.class).until(condition);
     }
 
     private static double rate(WebDriver page, String vfRow, String cell) {
@@ -78,11 +79,13 @@ class TopologyPageTest {
                     page.get("http://127.0.0.1:" + vnicd.metrics().port() + "/");
                     await(page, "the page goes live", d -> d.findElement(By.id("conn")).getText().equals("live"));
                     await(page, "the page lists both VFs", d -> d.findElements(By.cssSelector("tr.vf")).size() == 2);
-                    assertTrue(page.findElement(By.id("vf-pf0-vf0")).getText().contains(dir.resolve("vf0.sock").toString()),
-                            "a VF's row names its socket");
-                    assertEquals("active", page.findElement(By.id("nic-pf0-" + active)).getAttribute("data-state"));
-                    assertEquals("standby", page.findElement(By.id("nic-pf0-" + standby)).getAttribute("data-state"));
-                    assertEquals(0.0, rate(page, "vf-pf0-vf0", "tx-rate"), "no traffic yet");
+                    await(page, "a VF's row names its socket",
+                            d -> d.findElement(By.id("vf-pf0-vf0")).getText().contains(dir.resolve("vf0.sock").toString()));
+                    await(page, "the active NIC shows active",
+                            d -> "active".equals(d.findElement(By.id("nic-pf0-" + active)).getAttribute("data-state")));
+                    await(page, "the standby NIC shows standby",
+                            d -> "standby".equals(d.findElement(By.id("nic-pf0-" + standby)).getAttribute("data-state")));
+                    await(page, "no traffic yet", d -> rate(d, "vf-pf0-vf0", "tx-rate") == 0.0);
 
                     try (Testpmd testpmd = Testpmd.frontend("vnicd-it-page", List.of(dir.resolve("vf0.sock"),
                             dir.resolve("vf1.sock")), 1, false, dir.resolve("testpmd.log"))) {
@@ -106,9 +109,9 @@ class TopologyPageTest {
                     wire.net().delete(active);
                     await(page, "the deleted active NIC turns failed",
                             d -> "failed".equals(d.findElement(By.id("nic-pf0-" + active)).getAttribute("data-state")));
-                    String events = page.findElement(By.id("events")).getText();
-                    assertTrue(events.contains("uplink " + standby + ": standby → failed"), events);
-                    assertTrue(events.contains("failover from " + active), events);
+                    await(page, "the event list has the standby NIC failing and the failover",
+                            d -> d.findElement(By.id("events")).getText().contains("uplink " + standby + ": standby → failed")
+                                    && d.findElement(By.id("events")).getText().contains("failover from " + active));
                 } finally {
                     page.quit();
                 }
