@@ -54,6 +54,37 @@ public final class Vnicctl implements Callable<Integer> {
         }
     }
 
+    /** What every command has: the spec it runs under, and the top command (its parent, or its parent's). */
+    abstract static class Sub implements Callable<Integer> {
+        @ParentCommand
+        Object parent;
+        @Spec
+        CommandLine.Model.CommandSpec spec;
+
+        Vnicctl top() {
+            return parent instanceof Vnicctl v ? v : ((Sub) parent).top();
+        }
+
+        PrintWriter out() {
+            return spec.commandLine().getOut();
+        }
+
+        /** Sends request to the daemon and prints its answer; 0. */
+        int answer(ObjectNode request) throws IOException {
+            top().printJson(out(), top().ask(request));
+            return 0;
+        }
+    }
+
+    /** A command of commands (link, flow, vf): alone, it prints its usage and exits 2. */
+    abstract static class Group extends Sub {
+        @Override
+        public Integer call() {
+            spec.commandLine().usage(out());
+            return 2;
+        }
+    }
+
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
@@ -132,40 +163,22 @@ public final class Vnicctl implements Callable<Integer> {
     }
 
     @Command(name = "status", description = "The daemon's PFs, VFs, switch, rules and counters (JSON).")
-    static final class Status implements Callable<Integer> {
-        @ParentCommand
-        Vnicctl top;
-        @Spec
-        CommandLine.Model.CommandSpec spec;
+    static final class Status extends Sub {
 
         @Override
         public Integer call() throws IOException {
-            top.printJson(spec.commandLine().getOut(), top.status());
+            top().printJson(out(), top().status());
             return 0;
         }
     }
 
     @Command(name = "link", description = "Links: PFs, their uplinks' NICs, VFs, proxy VNICs and tunnels.",
             subcommands = Link.Show.class)
-    static final class Link implements Callable<Integer> {
-        @ParentCommand
-        Vnicctl top;
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public Integer call() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-            return 2;
-        }
+    static final class Link extends Group {
 
         @Command(name = "show", description = "Shows links with class, state, MAC and what they are over or connected"
                 + " to (as ip -d link / dladm show-link).")
-        static final class Show implements Callable<Integer> {
-            @ParentCommand
-            Link link;
-            @Spec
-            CommandLine.Model.CommandSpec spec;
+        static final class Show extends Sub {
             @Parameters(arity = "0..1", paramLabel = "NAME", description = "one link (pf0, pf0/vf1, vf1, a NIC's name)")
             String name;
             @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "text or json")
@@ -173,7 +186,7 @@ public final class Vnicctl implements Callable<Integer> {
 
             @Override
             public Integer call() throws IOException {
-                ArrayNode links = links(link.top.status());
+                ArrayNode links = links(top().status());
                 if (name != null) {
                     ArrayNode one = JSON.createArrayNode();
                     for (JsonNode l : links) {
@@ -186,9 +199,9 @@ public final class Vnicctl implements Callable<Integer> {
                     }
                     links = one;
                 }
-                PrintWriter out = spec.commandLine().getOut();
+                PrintWriter out = out();
                 if (format == Format.json) {
-                    link.top.printJson(out, links);
+                    top().printJson(out, links);
                     return 0;
                 }
                 List<String[]> rows = new ArrayList<>();
@@ -257,11 +270,7 @@ public final class Vnicctl implements Callable<Integer> {
     }
 
     @Command(name = "stats", description = "Per VF frames, bytes and drops; with -w, rates every SECONDS.")
-    static final class Stats implements Callable<Integer> {
-        @ParentCommand
-        Vnicctl top;
-        @Spec
-        CommandLine.Model.CommandSpec spec;
+    static final class Stats extends Sub {
         @Option(names = {"-w", "--watch"}, paramLabel = "SECONDS", arity = "0..1", fallbackValue = "1",
                 description = "print rates every SECONDS (default 1) until interrupted")
         Double watch;
@@ -275,14 +284,14 @@ public final class Vnicctl implements Callable<Integer> {
             if (watch != null && !(watch > 0 && watch <= 3600)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "-w needs a number of seconds in (0, 3600]");
             }
-            PrintWriter out = spec.commandLine().getOut();
-            Map<String, long[]> before = watch == null ? null : sample(top.status());
+            PrintWriter out = out();
+            Map<String, long[]> before = watch == null ? null : sample(top().status());
             long t0 = System.nanoTime();
             for (int i = 0; i < (watch == null ? 1 : count); i++) {
                 if (watch != null) {
                     Thread.sleep((long) (watch * 1000));
                 }
-                JsonNode status = top.status();
+                JsonNode status = top().status();
                 long t1 = System.nanoTime();
                 Map<String, long[]> now = sample(status);
                 ArrayNode rows = JSON.createArrayNode();
@@ -298,7 +307,7 @@ public final class Vnicctl implements Callable<Integer> {
                     }
                 }
                 if (format == Format.json) {
-                    top.printJson(out, rows);
+                    top().printJson(out, rows);
                 } else {
                     List<String[]> t = new ArrayList<>();
                     t.add(before == null
@@ -360,25 +369,11 @@ public final class Vnicctl implements Callable<Integer> {
 
     @Command(name = "flow", description = "Flow rules (as flowadm).", subcommands = {Flow.Show.class, Flow.Add.class,
             Flow.Remove.class})
-    static final class Flow implements Callable<Integer> {
-        @ParentCommand
-        Vnicctl top;
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public Integer call() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-            return 2;
-        }
+    static final class Flow extends Group {
 
         @Command(name = "add", description = "Adds a flow rule at run time (as flowadm add-flow): flow add NAME"
                 + " --match 'proto=tcp,dst-port=80' --action vf:vf1 [--pf PF] [--table T] [--order N].")
-        static final class Add implements Callable<Integer> {
-            @ParentCommand
-            Flow flow;
-            @Spec
-            CommandLine.Model.CommandSpec spec;
+        static final class Add extends Sub {
             @Parameters(index = "0", paramLabel = "NAME")
             String name;
             @Option(names = "--pf", paramLabel = "PF")
@@ -406,17 +401,12 @@ public final class Vnicctl implements Callable<Integer> {
                 if (order != null) {
                     body.put("order", order);
                 }
-                flow.top.printJson(spec.commandLine().getOut(), flow.top.ask(body));
-                return 0;
+                return answer(body);
             }
         }
 
         @Command(name = "remove", description = "Removes a flow rule (as flowadm remove-flow).")
-        static final class Remove implements Callable<Integer> {
-            @ParentCommand
-            Flow flow;
-            @Spec
-            CommandLine.Model.CommandSpec spec;
+        static final class Remove extends Sub {
             @Parameters(index = "0", paramLabel = "NAME")
             String name;
             @Option(names = "--pf", paramLabel = "PF")
@@ -428,17 +418,12 @@ public final class Vnicctl implements Callable<Integer> {
                 if (pf != null) {
                     body.put("pf", pf);
                 }
-                flow.top.printJson(spec.commandLine().getOut(), flow.top.ask(body));
-                return 0;
+                return answer(body);
             }
         }
 
         @Command(name = "show", description = "Shows each PF's flow rules by table; -s adds their hits.")
-        static final class Show implements Callable<Integer> {
-            @ParentCommand
-            Flow flow;
-            @Spec
-            CommandLine.Model.CommandSpec spec;
+        static final class Show extends Sub {
             @Option(names = {"-s", "--statistics"}, description = "the hits of each rule")
             boolean statistics;
             @Option(names = "--pf", paramLabel = "PF", description = "one PF")
@@ -449,7 +434,7 @@ public final class Vnicctl implements Callable<Integer> {
             @Override
             public Integer call() throws IOException {
                 ArrayNode flows = JSON.createArrayNode();
-                for (JsonNode p : flow.top.status().path("pfs")) {
+                for (JsonNode p : top().status().path("pfs")) {
                     if (pf != null && !pf.equals(p.path("name").asText())) {
                         continue;
                     }
@@ -472,9 +457,9 @@ public final class Vnicctl implements Callable<Integer> {
                         }
                     }
                 }
-                PrintWriter out = spec.commandLine().getOut();
+                PrintWriter out = out();
                 if (format == Format.json) {
-                    flow.top.printJson(out, flows);
+                    top().printJson(out, flows);
                     return 0;
                 }
                 List<String[]> rows = new ArrayList<>();
@@ -499,25 +484,11 @@ public final class Vnicctl implements Callable<Integer> {
 
     @Command(name = "vf", description = "VFs at run time (as ip link set DEV vf N ..., echo N > sriov_numvfs).",
             subcommands = {Vf.Add.class, Vf.Del.class, Vf.Set.class})
-    static final class Vf implements Callable<Integer> {
-        @ParentCommand
-        Vnicctl top;
-        @Spec
-        CommandLine.Model.CommandSpec spec;
-
-        @Override
-        public Integer call() {
-            spec.commandLine().usage(spec.commandLine().getOut());
-            return 2;
-        }
+    static final class Vf extends Group {
 
         @Command(name = "add", description = "Adds a VF to a running daemon: vf add PF NAME --socket PATH [--mac M]"
                 + " [--vlan V] [--queues N] [--mode server|client].")
-        static final class Add implements Callable<Integer> {
-            @ParentCommand
-            Vf vf;
-            @Spec
-            CommandLine.Model.CommandSpec spec;
+        static final class Add extends Sub {
             @Parameters(index = "0", paramLabel = "PF")
             String pf;
             @Parameters(index = "1", paramLabel = "NAME")
@@ -549,18 +520,13 @@ public final class Vnicctl implements Callable<Integer> {
                 if (mode != null) {
                     body.put("mode", mode);
                 }
-                vf.top.printJson(spec.commandLine().getOut(), vf.top.ask(body));
-                return 0;
+                return answer(body);
             }
         }
 
         @Command(name = "del", description = "Removes a VF from a running daemon (its guest sees the link go down):"
                 + " vf del PF NAME.")
-        static final class Del implements Callable<Integer> {
-            @ParentCommand
-            Vf vf;
-            @Spec
-            CommandLine.Model.CommandSpec spec;
+        static final class Del extends Sub {
             @Parameters(index = "0", paramLabel = "PF")
             String pf;
             @Parameters(index = "1", paramLabel = "NAME")
@@ -568,19 +534,13 @@ public final class Vnicctl implements Callable<Integer> {
 
             @Override
             public Integer call() throws IOException {
-                vf.top.printJson(spec.commandLine().getOut(), vf.top.ask(JSON.createObjectNode().put("command", "vf-del")
-                        .put("pf", pf).put("vf", name)));
-                return 0;
+                return answer(JSON.createObjectNode().put("command", "vf-del").put("pf", pf).put("vf", name));
             }
         }
 
         @Command(name = "set", description = "Sets a VF at run time: vf set NAME [mac M|learn] [vlan V] [rate 100mbit|0]"
                 + " [state auto|enable|disable] [spoofchk on|off] [trust on|off].")
-        static final class Set implements Callable<Integer> {
-            @ParentCommand
-            Vf vf;
-            @Spec
-            CommandLine.Model.CommandSpec spec;
+        static final class Set extends Sub {
             @Option(names = "--pf", paramLabel = "PF", description = "the VF's PF (when several have one of that name)")
             String pf;
             @Parameters(index = "0", paramLabel = "NAME")
@@ -617,18 +577,13 @@ public final class Vnicctl implements Callable<Integer> {
                                 + "' (rate, state, spoofchk, trust, mac, vlan)");
                     }
                 }
-                vf.top.printJson(spec.commandLine().getOut(), vf.top.ask(body));
-                return 0;
+                return answer(body);
             }
         }
     }
 
     /** rules and contain: a JSON file sent with its command and an optional PF. */
-    abstract static class FileCommand implements Callable<Integer> {
-        @ParentCommand
-        Vnicctl top;
-        @Spec
-        CommandLine.Model.CommandSpec spec;
+    abstract static class FileCommand extends Sub {
         @Parameters(index = "0", paramLabel = "FILE.json")
         Path file;
         @Option(names = "--pf", paramLabel = "PF")
@@ -651,8 +606,7 @@ public final class Vnicctl implements Callable<Integer> {
             if (pf != null) {
                 o.put("pf", pf);
             }
-            top.printJson(spec.commandLine().getOut(), top.ask(o));
-            return 0;
+            return answer(o);
         }
     }
 
@@ -674,9 +628,7 @@ public final class Vnicctl implements Callable<Integer> {
 
     @Command(name = "capture", description = "Writes what the PF's monitor rules capture to a pcap file:"
             + " --out FILE.pcap [--count N] [--timeout SECONDS].")
-    static final class Capture implements Callable<Integer> {
-        @ParentCommand
-        Vnicctl top;
+    static final class Capture extends Sub {
         @Option(names = "--pf", paramLabel = "PF")
         String pf;
         /** The capture reader's own options: --out FILE.pcap [--count N] [--timeout SECONDS]. */
@@ -686,7 +638,7 @@ public final class Vnicctl implements Callable<Integer> {
         @Override
         public Integer call() throws IOException {
             String ring = null;
-            for (JsonNode p : top.status().path("pfs")) {
+            for (JsonNode p : top().status().path("pfs")) {
                 if (pf == null || pf.equals(p.path("name").asText())) {
                     ring = p.path("monitor").path("ring").asText(null);
                     break;
@@ -704,11 +656,7 @@ public final class Vnicctl implements Callable<Integer> {
 
     @Command(name = "router", description = "The virtual router: hosts away from home and its VNICs; route for HOST on"
             + " PF (as if seen there), or stop routing for it.")
-    static final class Router implements Callable<Integer> {
-        @ParentCommand
-        Vnicctl top;
-        @Spec
-        CommandLine.Model.CommandSpec spec;
+    static final class Router extends Sub {
         @Parameters(arity = "0..1", paramLabel = "HOST")
         String host;
         @Option(names = "--at", paramLabel = "PF")
@@ -727,18 +675,13 @@ public final class Vnicctl implements Callable<Integer> {
                 }
                 body.put("host", host).put("at", at);
             }
-            top.printJson(spec.commandLine().getOut(), top.ask(body));
-            return 0;
+            return answer(body);
         }
     }
 
     @Command(name = "request", description = "Sends a raw JSON request ('{\"command\":...}'); a first argument that is"
             + " a JSON document is one too.")
-    static final class Request implements Callable<Integer> {
-        @ParentCommand
-        Vnicctl top;
-        @Spec
-        CommandLine.Model.CommandSpec spec;
+    static final class Request extends Sub {
         @Parameters(index = "0", paramLabel = "JSON")
         String json;
 
@@ -753,8 +696,7 @@ public final class Vnicctl implements Callable<Integer> {
             if (!(body instanceof ObjectNode o)) {
                 throw new CommandLine.ParameterException(spec.commandLine(), "the request must be a JSON object");
             }
-            top.printJson(spec.commandLine().getOut(), top.ask(o));
-            return 0;
+            return answer(o);
         }
     }
 }
