@@ -586,10 +586,10 @@ final class ControlServer implements AutoCloseable {
             pf.setLinkState(vfName, state);
         }
         io.vnicd.sriov.pf.VirtualFunction vf = pf.virtualFunction(vfName);
+        boolean[] checks = pf.sourceChecks(vfName);
         return JSON.createObjectNode().put("ok", true).put("pf", pf.name()).put("vf", vfName)
                 .put("txRateBitsPerSecond", vf.device().txRate()).put("linkState", pf.linkState(vfName).word())
-                .put("carrier", vf.endpoint().carrier()).put("spoofchk", pf.sourceChecks(vfName)[0])
-                .put("trust", pf.sourceChecks(vfName)[1]);
+                .put("carrier", vf.endpoint().carrier()).put("spoofchk", checks[0]).put("trust", checks[1]);
     }
 
     private static boolean onOff(String what, String word) {

@@ -148,9 +148,9 @@ final class StatusReport {
             ArrayNode vfs = p.putArray("vfs");
             for (VirtualFunction vf : pf.virtualFunctions()) {
                 ObjectNode v = vf(vfs.addObject(), vf, sw);
+                boolean[] checks = pf.sourceChecks(vf.name());
                 v.put("linkState", pf.linkState(vf.name()).word()).put("carrier", vf.endpoint().carrier())
-                        .put("txRateBitsPerSecond", vf.device().txRate()).put("spoofchk", pf.sourceChecks(vf.name())[0])
-                        .put("trust", pf.sourceChecks(vf.name())[1]);
+                        .put("txRateBitsPerSecond", vf.device().txRate()).put("spoofchk", checks[0]).put("trust", checks[1]);
                 int vlan = sw.portVlan(vf.port());
                 v.put("vlan", vlan < 0 ? 0 : vlan);
                 PhysicalFunction.BacklogStatus b = pf.backlog(vf.port());

@@ -197,16 +197,12 @@ public final class Vnicd implements AutoCloseable {
         if (pf == null) {
             throw new ConfigException("no PF '" + pfName + "'");
         }
-        List<VnicdConfig.PfConfig> pcs = new ArrayList<>();
-        for (VnicdConfig.PfConfig pc : config.physicalFunctions()) {
-            if (pc.name().equals(pfName)) {
-                List<VnicdConfig.VfConfig> vfs = new ArrayList<>(pc.virtualFunctions());
-                vfs.add(vc);
-                pc = pc.withVirtualFunctions(vfs);
-            }
-            pcs.add(pc);
-        }
-        VnicdConfig next = config.withPhysicalFunctions(pcs).validate();
+        VnicdConfig before = config;
+        VnicdConfig next = before.withVirtualFunctionsOf(pfName, vfs -> {
+            List<VnicdConfig.VfConfig> more = new ArrayList<>(vfs);
+            more.add(vc);
+            return more;
+        }).validate();
         SocketLock lock = null;
         if (!vc.clientMode()) {
             Path socket = Path.of(vc.socket()).toAbsolutePath().normalize();
@@ -221,8 +217,7 @@ public final class Vnicd implements AutoCloseable {
             if (lock != null) {
                 lock.close();
             }
-            config = config.withPhysicalFunctions(config.physicalFunctions().stream().map(pc -> pc.name().equals(pfName)
-                    ? pc.withVirtualFunctions(pc.virtualFunctions().stream().filter(v -> v != vc).toList()) : pc).toList());
+            config = before;
             throw e;
         }
         if (lock != null) {
@@ -243,26 +238,18 @@ public final class Vnicd implements AutoCloseable {
             throw new ConfigException("no PF '" + pfName + "'");
         }
         VnicdConfig.VfConfig[] found = {null};
-        List<VnicdConfig.PfConfig> pcs = new ArrayList<>();
-        for (VnicdConfig.PfConfig pc : config.physicalFunctions()) {
-            if (pc.name().equals(pfName)) {
-                List<VnicdConfig.VfConfig> vfs = new ArrayList<>();
-                for (VnicdConfig.VfConfig vc : pc.virtualFunctions()) {
-                    if (vc.name().equals(vfName)) {
-                        String m = mac == null ? vc.mac() : mac.isEmpty() || mac.equals("learn") ? null : mac;
-                        vc = vc.withAddress(m, vlan == null ? vc.vlan() : vlan);
-                        found[0] = vc;
-                    }
-                    vfs.add(vc);
-                }
-                pc = pc.withVirtualFunctions(vfs);
+        VnicdConfig changed = config.withVirtualFunctionsOf(pfName, vfs -> vfs.stream().map(v -> {
+            if (!v.name().equals(vfName)) {
+                return v;
             }
-            pcs.add(pc);
-        }
+            String m = mac == null ? v.mac() : mac.isEmpty() || mac.equals("learn") ? null : mac;
+            found[0] = v.withAddress(m, vlan == null ? v.vlan() : vlan);
+            return found[0];
+        }).toList());
         if (found[0] == null) {
             throw new ConfigException(pfName + " has no VF '" + vfName + "'");
         }
-        VnicdConfig next = config.withPhysicalFunctions(pcs).validate();
+        VnicdConfig next = changed.validate();
         VnicdConfig.VfConfig vc = found[0];
         pf.setAddress(vfName, vc.mac() == null ? -1 : MacAddress.parse(vc.mac()), vc.vlanOrDefault());
         config = next;
@@ -307,9 +294,7 @@ public final class Vnicd implements AutoCloseable {
                 it.remove();
             }
         }
-        config = config.withPhysicalFunctions(config.physicalFunctions().stream().map(pc -> pc.name().equals(pfName)
-                ? pc.withVirtualFunctions(pc.virtualFunctions().stream().filter(v -> !v.name().equals(vfName)).toList())
-                : pc).toList());
+        config = config.withVirtualFunctionsOf(pfName, vfs -> vfs.stream().filter(v -> !v.name().equals(vfName)).toList());
     }
 
     /**

@@ -56,6 +56,13 @@ public record VnicdConfig(
         return new VnicdConfig(controlSocket, reconnectMillis, pfs, socketGroup, socketMode, controlGroup, http);
     }
 
+    /** The same configuration with the VFs of the PF named pf replaced by what change makes of them. */
+    public VnicdConfig withVirtualFunctionsOf(String pf, java.util.function.UnaryOperator<List<VfConfig>> change) {
+        return withPhysicalFunctions(physicalFunctions.stream()
+                .map(pc -> pc.name().equals(pf) ? pc.withVirtualFunctions(change.apply(pc.virtualFunctions())) : pc)
+                .toList());
+    }
+
     /** The same configuration with metrics served on HOST:PORT (null: none). */
     public VnicdConfig withHttp(String hostPort) {
         return new VnicdConfig(controlSocket, reconnectMillis, physicalFunctions, socketGroup, socketMode, controlGroup, hostPort);
